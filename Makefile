@@ -1,0 +1,36 @@
+# heygen-kit: `make run` executes the notebooks, `make test` runs the tests, `make lab` opens JupyterLab.
+# Each target first creates or updates the virtual environment in .venv (quick when pyproject.toml is unchanged).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.heygen-installed
+
+# torch: a wheel in pip's find-links (as on the kit's CI machines) is taken as it is; otherwise a machine without an
+# NVIDIA driver gets the CPU build from PyTorch's index, never PyPI's multi-GB CUDA build.
+LOCAL_TORCH := $(firstword $(wildcard $(addsuffix /torch-*.whl,$(PIP_FIND_LINKS))))
+ifneq ($(LOCAL_TORCH),)
+TORCH_ARGS := torch==$(word 2,$(subst -, ,$(notdir $(LOCAL_TORCH))))
+else ifeq ($(shell command -v nvidia-smi),)
+TORCH_ARGS := torch --index-url https://download.pytorch.org/whl/cpu
+else
+TORCH_ARGS := torch
+endif
+
+.PHONY: run test lab setup
+run: $(STAMP)
+	$(BIN)/heygen-run-notebooks
+
+test: $(STAMP)
+	HEYGEN_PROFILE=smoke $(BIN)/python -m pytest
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q $(TORCH_ARGS)
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@

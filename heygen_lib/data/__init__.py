@@ -1,0 +1,41 @@
+"""Dialogue data: types, corpus loaders, cleaning, (context, response) pairs and leak-free splits."""
+
+from heygen_lib.data.cleaning import CleaningConfig, CleaningReport, clean_dialogues, clean_text
+from heygen_lib.data.dialogue import DataFormatError, Dialogue, Turn, format_dialogue
+from heygen_lib.data.loaders import (
+    CORPORA,
+    dialogues_from_rows,
+    load_chatterbot,
+    load_chitchat,
+    load_corpus,
+    load_csv,
+    load_hf_dataset,
+    load_jsonl,
+    load_support_set,
+)
+from heygen_lib.data.pairs import Pair, Splits, build_pairs, format_pair, split_dialogues
+
+__all__ = [
+    "CORPORA",
+    "CleaningConfig",
+    "CleaningReport",
+    "DataFormatError",
+    "Dialogue",
+    "Pair",
+    "Splits",
+    "Turn",
+    "build_pairs",
+    "clean_dialogues",
+    "clean_text",
+    "dialogues_from_rows",
+    "format_dialogue",
+    "format_pair",
+    "load_chatterbot",
+    "load_chitchat",
+    "load_corpus",
+    "load_csv",
+    "load_hf_dataset",
+    "load_jsonl",
+    "load_support_set",
+    "split_dialogues",
+]

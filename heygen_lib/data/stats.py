@@ -1,0 +1,49 @@
+"""Corpus statistics a reader wants to see before training on a corpus."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from heygen_lib.data.dialogue import Dialogue
+from heygen_lib.data.pairs import Pair
+from heygen_lib.text import word_tokens
+
+
+def turn_lengths(dialogues: Sequence[Dialogue]) -> list[int]:
+    """Words (and punctuation marks) per turn."""
+    return [len(word_tokens(turn.text)) for d in dialogues for turn in d.turns]
+
+
+def turns_per_dialogue(dialogues: Sequence[Dialogue]) -> list[int]:
+    return [len(d.turns) for d in dialogues]
+
+
+def response_lengths(pairs: Sequence[Pair]) -> list[int]:
+    """Tokens per response: what a response model must learn to produce."""
+    return [len(word_tokens(p.response.text)) for p in pairs]
+
+
+def vocabulary_growth(dialogues: Sequence[Dialogue], points: int = 30) -> tuple[list[int], list[int]]:
+    """Distinct word types seen against tokens read, at `points` evenly spaced positions (Heaps' law curve)."""
+    tokens = [tok for d in dialogues for turn in d.turns for tok in word_tokens(turn.text)]
+    if not tokens:
+        return [], []
+    marks = sorted({max(1, round(len(tokens) * (i + 1) / points)) for i in range(points)})
+    seen: set[str] = set()
+    sizes, start = [], 0
+    for mark in marks:
+        seen.update(tokens[start:mark])
+        sizes.append(len(seen))
+        start = mark
+    return marks, sizes
+
+
+def top_ngrams(dialogues: Sequence[Dialogue], n: int = 2, k: int = 10) -> list[tuple[str, int]]:
+    """The `k` most frequent word n-grams within turns (punctuation excluded), most frequent first."""
+    counts: Counter[str] = Counter()
+    for d in dialogues:
+        for turn in d.turns:
+            words = [tok for tok in word_tokens(turn.text) if tok[0].isalnum() or tok[0] == "_"]
+            counts.update(" ".join(words[i : i + n]) for i in range(len(words) - n + 1))
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:k]

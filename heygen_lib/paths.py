@@ -1,0 +1,18 @@
+"""Where the kit finds its data and writes what it makes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def data_dir() -> Path:
+    """The kit's `data/` folder (``HEYGEN_DATA_DIR`` overrides it)."""
+    return Path(os.environ.get("HEYGEN_DATA_DIR", PROJECT_ROOT / "data"))
+
+
+def runs_dir() -> Path:
+    """Where the main job writes executed notebooks (git-ignored)."""
+    return PROJECT_ROOT / "runs"

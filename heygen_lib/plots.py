@@ -1,0 +1,72 @@
+"""Figures the notebooks show. Each function takes plain data and returns a matplotlib Figure; none draws to screen."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from heygen_lib.data.cleaning import CleaningReport
+
+
+def length_histograms(
+    lengths: Mapping[str, Sequence[int]], what: str = "turn length", by: str = "corpus", unit: str = "tokens"
+) -> Figure:
+    """One density histogram per group (corpus, split...) on shared bins, clipped at the 99th percentile."""
+    fig = Figure(figsize=(7, 3.5), layout="constrained")
+    ax = fig.subplots()
+    values = [v for vs in lengths.values() for v in vs]
+    top = max(2, int(np.percentile(values, 99))) if values else 2
+    bins = np.arange(0, top + 2) if top <= 40 else np.linspace(0, top + 1, 41)
+    for source, vs in lengths.items():
+        vs = np.asarray(vs)
+        ax.hist(np.minimum(vs, top + 1), bins=bins, density=True, histtype="step", linewidth=1.6,
+                label=f"{source} (median {np.median(vs):.0f}, n={len(vs):,})")
+    ax.set(xlabel=f"{what} ({unit}; last bin holds the top 1%)", ylabel="share", title=f"{what.capitalize()} by {by}")
+    ax.legend(frameon=False)
+    return fig
+
+
+def vocabulary_growth(curves: Mapping[str, tuple[Sequence[int], Sequence[int]]]) -> Figure:
+    """Distinct words against words read (Heaps' law), log-log, with the fitted exponent per corpus."""
+    fig = Figure(figsize=(7, 3.5), layout="constrained")
+    ax = fig.subplots()
+    for source, (tokens, types) in curves.items():
+        slope = np.polyfit(np.log(tokens), np.log(types), 1)[0] if len(tokens) > 1 else float("nan")
+        ax.loglog(tokens, types, marker=".", label=f"{source}: {types[-1]:,} types in {tokens[-1]:,} tokens, slope {slope:.2f}")
+    ax.set(xlabel="tokens read", ylabel="distinct tokens (vocabulary)", title="Vocabulary size vs corpus size")
+    ax.legend(frameon=False, fontsize=8)
+    return fig
+
+
+def top_ngrams(by_source: Mapping[str, Sequence[tuple[str, int]]], n: int) -> Figure:
+    """Horizontal bars of the most frequent n-grams, one panel per corpus."""
+    fig = Figure(figsize=(4 * len(by_source), 3.8), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(by_source)))
+    for ax, (source, grams) in zip(axes, by_source.items()):
+        labels = [g for g, _ in grams][::-1]
+        ax.barh(labels, [c for _, c in grams][::-1], color="tab:blue")
+        ax.set(title=f"{source}: top {n}-grams", xlabel="count")
+        ax.tick_params(axis="y", labelsize=8)
+    return fig
+
+
+def cleaning_steps(reports: Mapping[str, CleaningReport]) -> Figure:
+    """What each cleaning step touched, per corpus, relative to the corpus's size. Steps that touched nothing in any
+    corpus are left out (the reports list them with 0)."""
+    steps = [s for s in dict.fromkeys(s for r in reports.values() for s in r.steps) if any(r.steps.get(s) for r in reports.values())]
+    fig = Figure(figsize=(8, 0.5 * len(steps) + 1.5), layout="constrained")
+    ax = fig.subplots()
+    height = 0.8 / len(reports)
+    for k, (source, report) in enumerate(reports.items()):
+        shares = []
+        for step in steps:
+            total = report.dialogues_in if "dialogues" in step else report.turns_in
+            shares.append(100 * report.steps.get(step, 0) / max(total, 1))
+        ax.barh(np.arange(len(steps)) + k * height, shares, height=height, label=source)
+    ax.set_yticks(np.arange(len(steps)) + height * (len(reports) - 1) / 2, steps, fontsize=8)
+    ax.invert_yaxis()
+    ax.set(xlabel="per 100 turns of the corpus (dialogue steps: per 100 dialogues)", title="What cleaning changed or removed")
+    ax.legend(frameon=False)
+    return fig

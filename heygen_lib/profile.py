@@ -1,0 +1,77 @@
+"""Run profiles: one code path, two sizes.
+
+`smoke` is sized for 2 CPU cores (CI runs every notebook in it within minutes); `full` is sized for one GPU such as
+a Colab T4 and gives meaningful results. The environment variable ``HEYGEN_PROFILE`` chooses (`smoke`, `full`, or
+`auto`, the default: full when a CUDA GPU is present, smoke otherwise). Every module reads its sizes from here.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from dataclasses import dataclass
+
+import torch
+
+ENV_VAR = "HEYGEN_PROFILE"
+
+
+@dataclass(frozen=True)
+class DataSizes:
+    """Sizes for loading and exploring corpora (notebook 01)."""
+
+    max_dialogues: int | None = 400  # per corpus; None loads everything
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Everything that differs between a CI smoke run and a real GPU run."""
+
+    name: str
+    data: DataSizes
+
+
+PROFILES = {
+    "smoke": Profile("smoke", data=DataSizes(max_dialogues=400)),
+    "full": Profile("full", data=DataSizes(max_dialogues=None)),
+}
+
+
+def active_profile() -> Profile:
+    """The profile named by ``HEYGEN_PROFILE``, or the automatic choice for this machine."""
+    name = os.environ.get(ENV_VAR, "auto").strip().lower() or "auto"
+    if name == "auto":
+        name = "full" if torch.cuda.is_available() else "smoke"
+    if name not in PROFILES:
+        choices = ", ".join([*PROFILES, "auto"])
+        raise ValueError(f"{ENV_VAR}={os.environ[ENV_VAR]!r} is not a profile; choose one of: {choices}")
+    return PROFILES[name]
+
+
+def device() -> torch.device:
+    """The device models run on: the GPU when there is one."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def environment_report(profile: Profile | None = None) -> str:
+    """A few lines to print at the top of every notebook: profile, versions, device."""
+    import ipywidgets
+    import transformers
+
+    profile = profile or active_profile()
+    dev = device()
+    if dev.type == "cuda":
+        hardware = f"GPU {torch.cuda.get_device_name(0)}"
+    else:
+        hardware = f"CPU, {torch.get_num_threads()} threads"
+    how = "set by " + ENV_VAR if os.environ.get(ENV_VAR, "auto").lower() != "auto" else "chosen automatically"
+    lines = [
+        f"profile      {profile.name} ({how}; set {ENV_VAR}=smoke|full to change)",
+        f"device       {dev.type}: {hardware}",
+        f"python       {platform.python_version()} ({sys.platform})",
+        f"torch        {torch.__version__}",
+        f"transformers {transformers.__version__}",
+        f"ipywidgets   {ipywidgets.__version__}",
+    ]
+    return "\n".join(lines)

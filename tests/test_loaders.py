@@ -1,0 +1,202 @@
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from heygen_lib.data import (
+    DataFormatError,
+    Turn,
+    dialogues_from_rows,
+    load_chatterbot,
+    load_chitchat,
+    load_corpus,
+    load_csv,
+    load_jsonl,
+    load_support_set,
+)
+
+
+def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    return path
+
+
+def record(**fields) -> str:
+    base = {"id": "d1", "turns": [{"speaker": "customer", "text": "hi"}, {"speaker": "agent", "text": "Hello!"}]}
+    base.update(fields)
+    return json.dumps({k: v for k, v in base.items() if v is not ...})
+
+
+def test_jsonl_reads_turns_meta_and_source(tmp_path):
+    path = write(tmp_path, "mine.jsonl", record(meta={"intents": ["order"]}) + "\n\n" + record(id="d2") + "\n")
+    first, second = load_jsonl(path)
+    assert first.turns == (Turn("customer", "hi"), Turn("agent", "Hello!"))
+    assert first.meta == {"intents": ["order"]}
+    assert (first.source, second.id) == ("mine", "d2")
+
+
+def test_jsonl_id_defaults_to_file_stem_and_line(tmp_path):
+    path = write(tmp_path, "mine.jsonl", "\n" + record(id=...) + "\n")
+    assert load_jsonl(path)[0].id == "mine-2"
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "message"),
+    [
+        ('{"id": "x", "turns": [}', None, "not valid JSON"),
+        ('["a", "b"]', None, "expected a JSON object"),
+        (record(turns=...), "turns", "missing"),
+        (record(turns=[]), "turns", "non-empty list"),
+        (record(turns=["hi"]), "turns[0]", "expected an object"),
+        (record(turns=[{"speaker": "a", "text": "hi"}, {"speaker": 3, "text": "yo"}]), "turns[1].speaker", "got int"),
+        (record(turns=[{"speaker": "a", "text": None}]), "turns[0].text", "got null"),
+        (record(turns=[{"speaker": "a", "text": "x", "mood": "ok"}]), "turns[0].mood", "unknown field"),
+        (record(meta=[1]), "meta", "expected an object"),
+        (record(id=""), "id", "non-empty string"),
+        (record(utterances=[]), "utterances", "unknown field"),
+    ],
+)
+def test_jsonl_schema_errors_name_file_line_and_field(tmp_path, line, field, message):
+    path = write(tmp_path, "bad.jsonl", record(id="ok") + "\n" + line + "\n")
+    with pytest.raises(DataFormatError) as caught:
+        load_jsonl(path)
+    err = caught.value
+    assert (err.path, err.line, err.field) == (str(path), 2, field)
+    assert message in str(err) and str(path) in str(err) and "line 2" in str(err)
+
+
+def test_jsonl_duplicate_id_names_both_lines(tmp_path):
+    path = write(tmp_path, "dup.jsonl", record(id="a") + "\n" + record(id="b") + "\n" + record(id="a") + "\n")
+    with pytest.raises(DataFormatError, match=r"line 3, field 'id': duplicate id 'a' \(first used on line 1\)"):
+        load_jsonl(path)
+
+
+def test_empty_file_is_an_error_not_an_empty_corpus(tmp_path):
+    with pytest.raises(DataFormatError, match="no dialogues"):
+        load_jsonl(write(tmp_path, "empty.jsonl", "\n  \n"))
+
+
+def test_non_utf8_bytes_report_the_line(tmp_path):
+    path = write(tmp_path, "latin1.jsonl", (record(id="a") + "\n").encode() + '{"id": "café"}'.encode("latin-1"))
+    with pytest.raises(DataFormatError, match="line 2: not UTF-8") as caught:
+        load_jsonl(path)
+    assert caught.value.line == 2
+
+
+def test_csv_groups_rows_into_dialogues_in_order(tmp_path):
+    path = write(
+        tmp_path,
+        "chats.csv",
+        'dialogue_id,speaker,text,lang\n1,user,"hi, there",en\n2,user,yo,en\n1,bot,hello,en\n',
+    )
+    first, second = load_csv(path)
+    assert first.id == "1" and first.turns == (Turn("user", "hi, there"), Turn("bot", "hello"))
+    assert second.turns == (Turn("user", "yo"),)
+
+
+@pytest.mark.parametrize(
+    ("content", "line", "field", "message"),
+    [
+        ("dialogue_id,who,text\n1,a,hi\n", 1, "speaker", "missing column"),
+        ("dialogue_id,speaker,text\n1,a\n", 2, "text", "too few fields"),
+        ("dialogue_id,speaker,text\n1,,hi\n", 2, "speaker", "empty value"),
+        ("dialogue_id,speaker,text\n1,a,hi,extra\n", 2, None, "more fields"),
+        ("dialogue_id,speaker,text\n", None, None, "only a header"),
+        ("", 1, None, "empty file"),
+    ],
+)
+def test_csv_errors_name_file_line_and_field(tmp_path, content, line, field, message):
+    path = write(tmp_path, "bad.csv", content)
+    with pytest.raises(DataFormatError, match=message) as caught:
+        load_csv(path)
+    assert (caught.value.line, caught.value.field) == (line, field)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300))
+def test_loaders_raise_only_data_format_errors_on_arbitrary_bytes(tmp_path_factory, data):
+    folder = tmp_path_factory.mktemp("fuzz")
+    for loader, name in ((load_jsonl, "x.jsonl"), (load_csv, "x.csv")):
+        path = write(folder, name, data)
+        try:
+            dialogues = loader(path)
+        except DataFormatError as err:
+            assert err.path == str(path)
+        else:
+            assert dialogues and all(d.turns for d in dialogues)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.from_regex(r"[{}\[\]\":,a-z0-9 ]{0,40}", fullmatch=True), max_size=5))
+def test_jsonl_loader_raises_only_data_format_errors_on_json_like_text(tmp_path_factory, lines):
+    path = write(tmp_path_factory.mktemp("fuzz"), "x.jsonl", "\n".join(lines))
+    try:
+        load_jsonl(path)
+    except DataFormatError:
+        pass
+
+
+def test_support_set_loads_with_intents_from_the_documented_vocabulary():
+    dialogues = load_support_set()
+    assert len(dialogues) >= 250
+    intents = {"order", "refund", "delivery", "account", "technical", "billing", "product_question", "complaint"}
+    assert all(set(d.meta["intents"]) <= intents and d.meta["intents"] for d in dialogues)
+    assert {s for d in dialogues for s in d.speakers} == {"customer", "agent"}
+    assert len({d.id for d in dialogues}) == len(dialogues)
+
+
+def test_support_set_missing_file_says_how_to_point_at_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("HEYGEN_DATA_DIR", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="HEYGEN_DATA_DIR"):
+        load_support_set()
+
+
+def test_chitchat_maps_senders_to_two_speakers_and_keeps_the_prompt():
+    dialogues = load_chitchat(limit=50)
+    assert len(dialogues) == 50
+    assert all(set(d.speakers) <= {"speaker_1", "speaker_2"} for d in dialogues)
+    assert all(d.turns[0].speaker == "speaker_1" for d in dialogues)
+    assert all(set(d.meta) <= {"prompt", "ratings", "start"} for d in dialogues)
+    assert any(isinstance(d.meta.get("prompt"), str) for d in dialogues)
+    assert len(load_chitchat()) > 7000
+
+
+def test_chatterbot_keeps_yaml_scalars_as_written_and_warns_about_malformed_entries(tmp_path, monkeypatch):
+    import chatterbot_corpus
+
+    folder = tmp_path / "data" / "english"
+    folder.mkdir(parents=True)
+    (folder / "quiz.yml").write_text(
+        "categories:\n- quiz\nconversations:\n- - Is it on?\n  - yes\n- Broken entry - '22'\n- - Year?\n  - '1984'\n"
+    )
+    monkeypatch.setattr(chatterbot_corpus, "__file__", str(tmp_path / "__init__.py"))
+    with pytest.warns(UserWarning, match=r"quiz\.yml: skipped 1 conversation.*line 6"):
+        dialogues = load_chatterbot()
+    assert [d.id for d in dialogues] == ["quiz-1", "quiz-3"]
+    assert dialogues[0].turns == (Turn("speaker_1", "Is it on?"), Turn("speaker_2", "yes"))
+    assert dialogues[1].meta == {"categories": ["quiz"]}
+
+
+def test_chatterbot_package_loads_its_english_corpus():
+    dialogues = load_chatterbot()
+    assert len(dialogues) > 1000
+    assert {d.source for d in dialogues} == {"chatterbot"}
+
+
+def test_chatterbot_unknown_language_lists_the_available_ones():
+    with pytest.raises(ValueError, match="available: .*english"):
+        load_chatterbot("klingon")
+
+
+def test_rows_with_utterance_lists_become_alternating_speakers():
+    (dialogue,) = dialogues_from_rows([{"dialog": ["a", "b", "c"]}], "dialog", source="hf:daily")
+    assert [t.speaker for t in dialogue.turns] == ["speaker_1", "speaker_2", "speaker_1"]
+    assert dialogue.source == "hf:daily"
+
+
+def test_load_corpus_rejects_unknown_names():
+    with pytest.raises(ValueError, match="support, chitchat, chatterbot"):
+        load_corpus("reddit")

@@ -1,0 +1,36 @@
+import pytest
+import torch
+
+from heygen_lib import profile
+
+
+@pytest.mark.parametrize("name", ["smoke", "full", " FULL "])
+def test_environment_variable_chooses_the_profile(monkeypatch, name):
+    monkeypatch.setenv(profile.ENV_VAR, name)
+    assert profile.active_profile().name == name.strip().lower()
+
+
+@pytest.mark.parametrize(("cuda", "expected"), [(True, "full"), (False, "smoke")])
+def test_auto_picks_full_only_with_a_gpu(monkeypatch, cuda, expected):
+    monkeypatch.setenv(profile.ENV_VAR, "auto")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    assert profile.active_profile().name == expected
+
+
+def test_unknown_profile_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv(profile.ENV_VAR, "huge")
+    with pytest.raises(ValueError, match="'huge' is not a profile; choose one of: smoke, full, auto"):
+        profile.active_profile()
+
+
+def test_smoke_is_smaller_than_full():
+    smoke, full = profile.PROFILES["smoke"], profile.PROFILES["full"]
+    assert smoke.data.max_dialogues is not None and full.data.max_dialogues is None
+
+
+def test_environment_report_names_profile_device_and_versions(monkeypatch):
+    monkeypatch.setenv(profile.ENV_VAR, "smoke")
+    report = profile.environment_report()
+    assert "profile      smoke (set by HEYGEN_PROFILE" in report
+    assert f"torch        {torch.__version__}" in report
+    assert "device       cpu" in report or "device       cuda" in report
