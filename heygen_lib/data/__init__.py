@@ -13,7 +13,9 @@ from heygen_lib.data.loaders import (
     load_jsonl,
     load_support_set,
 )
+from heygen_lib.data.pair_files import load_pairs, save_pairs
 from heygen_lib.data.pairs import Pair, Splits, build_pairs, format_pair, split_dialogues
+from heygen_lib.data.prepare import PreparedPairs, prepare_pairs
 
 __all__ = [
     "CORPORA",
@@ -22,6 +24,7 @@ __all__ = [
     "DataFormatError",
     "Dialogue",
     "Pair",
+    "PreparedPairs",
     "Splits",
     "Turn",
     "build_pairs",
@@ -36,6 +39,9 @@ __all__ = [
     "load_csv",
     "load_hf_dataset",
     "load_jsonl",
+    "load_pairs",
     "load_support_set",
+    "prepare_pairs",
+    "save_pairs",
     "split_dialogues",
 ]

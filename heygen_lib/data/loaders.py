@@ -21,7 +21,7 @@ import csv
 import io
 import json
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -49,8 +49,36 @@ def _read_text(path: Path) -> str:
         ) from None
 
 
-def _type_name(value: Any) -> str:
+def type_name(value: Any) -> str:
     return "null" if value is None else type(value).__name__
+
+
+def turn_from_record(raw: Any, path: Path, line: int, where: str) -> Turn:
+    """A `Turn` from a JSON object with a non-empty string `speaker` and a string `text`, or a `DataFormatError`."""
+    if not isinstance(raw, dict):
+        raise DataFormatError(path, f"expected an object with speaker and text, got {type_name(raw)}", line, where)
+    unknown = sorted(set(raw) - _TURN_FIELDS)
+    if unknown:
+        raise DataFormatError(path, "unknown field (allowed: speaker, text)", line, f"{where}.{unknown[0]}")
+    speaker, text = raw.get("speaker"), raw.get("text")
+    if not isinstance(speaker, str) or not speaker.strip():
+        raise DataFormatError(path, f"expected a non-empty string, got {type_name(speaker)}", line, f"{where}.speaker")
+    if not isinstance(text, str):
+        raise DataFormatError(path, f"expected a string, got {type_name(text)}", line, f"{where}.text")
+    return Turn(speaker, text)
+
+
+def json_lines(path: Path) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed JSON) for every non-blank line of a UTF-8 JSONL file, or a `DataFormatError`."""
+    for number, line in enumerate(_read_text(path).split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield number, json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DataFormatError(path, f"not valid JSON ({err.msg}, column {err.colno})", line=number) from None
+        except RecursionError:
+            raise DataFormatError(path, "JSON nested too deeply", line=number) from None
 
 
 def _dialogue_from_record(record: Any, path: Path, line: int, source: str) -> Dialogue:
@@ -58,35 +86,22 @@ def _dialogue_from_record(record: Any, path: Path, line: int, source: str) -> Di
         return DataFormatError(path, message, line=line, field=field)
 
     if not isinstance(record, dict):
-        raise fail(f"expected a JSON object for one dialogue, got {_type_name(record)}")
+        raise fail(f"expected a JSON object for one dialogue, got {type_name(record)}")
     unknown = sorted(set(record) - _RECORD_FIELDS)
     if unknown:
         raise fail(f"unknown field (allowed: {', '.join(sorted(_RECORD_FIELDS))})", field=unknown[0])
     dialogue_id = record.get("id", f"{path.stem}-{line}")
     if not isinstance(dialogue_id, (str, int)) or isinstance(dialogue_id, bool) or str(dialogue_id) == "":
-        raise fail(f"expected a non-empty string, got {_type_name(dialogue_id)}", field="id")
+        raise fail(f"expected a non-empty string, got {type_name(dialogue_id)}", field="id")
     if "turns" not in record:
         raise fail("missing; a dialogue needs a list of turns", field="turns")
     raw_turns = record["turns"]
     if not isinstance(raw_turns, list) or not raw_turns:
-        raise fail(f"expected a non-empty list, got {_type_name(raw_turns)}", field="turns")
-    turns = []
-    for i, raw_turn in enumerate(raw_turns):
-        where = f"turns[{i}]"
-        if not isinstance(raw_turn, dict):
-            raise fail(f"expected an object with speaker and text, got {_type_name(raw_turn)}", field=where)
-        unknown = sorted(set(raw_turn) - _TURN_FIELDS)
-        if unknown:
-            raise fail("unknown field (allowed: speaker, text)", field=f"{where}.{unknown[0]}")
-        speaker, text = raw_turn.get("speaker"), raw_turn.get("text")
-        if not isinstance(speaker, str) or not speaker.strip():
-            raise fail(f"expected a non-empty string, got {_type_name(speaker)}", field=f"{where}.speaker")
-        if not isinstance(text, str):
-            raise fail(f"expected a string, got {_type_name(text)}", field=f"{where}.text")
-        turns.append(Turn(speaker, text))
+        raise fail(f"expected a non-empty list, got {type_name(raw_turns)}", field="turns")
+    turns = [turn_from_record(raw_turn, path, line, f"turns[{i}]") for i, raw_turn in enumerate(raw_turns)]
     meta = record.get("meta", {})
     if not isinstance(meta, dict):
-        raise fail(f"expected an object, got {_type_name(meta)}", field="meta")
+        raise fail(f"expected an object, got {type_name(meta)}", field="meta")
     return Dialogue(str(dialogue_id), tuple(turns), source, meta)
 
 
@@ -96,15 +111,7 @@ def load_jsonl(path: str | Path, source: str | None = None) -> list[Dialogue]:
     source = source or path.stem
     dialogues: list[Dialogue] = []
     first_line_of: dict[str, int] = {}
-    for number, line in enumerate(_read_text(path).split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DataFormatError(path, f"not valid JSON ({err.msg}, column {err.colno})", line=number) from None
-        except RecursionError:
-            raise DataFormatError(path, "JSON nested too deeply", line=number) from None
+    for number, record in json_lines(path):
         dialogue = _dialogue_from_record(record, path, number, source)
         if dialogue.id in first_line_of:
             message = f"duplicate id {dialogue.id!r} (first used on line {first_line_of[dialogue.id]})"

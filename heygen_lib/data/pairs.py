@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from heygen_lib.data.dialogue import Dialogue, Turn
 
@@ -19,6 +20,7 @@ class Pair:
     dialogue_id: str
     source: str
     turn_index: int  # position of the response in its dialogue
+    meta: dict[str, Any] = field(default_factory=dict, compare=False)  # e.g. provenance of an augmented pair
 
 
 def build_pairs(
