@@ -17,6 +17,10 @@ else
 TORCH_ARGS := torch
 endif
 
+# WordNet 3.0 for the synonym augmenters: Debian's packages, assembled into .nltk_data/ for NLTK (see
+# heygen_lib/augment/wordnet.py). Installed here only when running as root with apt-get; otherwise set-up says how.
+WORDNET_DEBS := wordnet-base wordnet-sense-index
+
 .PHONY: run test lab setup
 run: $(STAMP)
 	$(BIN)/heygen-run-notebooks
@@ -33,4 +37,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q $(TORCH_ARGS)
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! dpkg -s $(WORDNET_DEBS) >/dev/null 2>&1; then \
+		apt-get update -q && apt-get install -y -q --no-install-recommends $(WORDNET_DEBS); fi
+	-$(BIN)/python -m heygen_lib.augment.wordnet
 	touch $@

@@ -16,3 +16,8 @@ def data_dir() -> Path:
 def runs_dir() -> Path:
     """Where the main job writes executed notebooks (git-ignored)."""
     return PROJECT_ROOT / "runs"
+
+
+def artifacts_dir() -> Path:
+    """Where the kit writes what it makes and reuses: tiny models, checkpoints, exported data (git-ignored)."""
+    return Path(os.environ.get("HEYGEN_ARTIFACTS_DIR", PROJECT_ROOT / "artifacts"))

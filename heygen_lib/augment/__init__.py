@@ -1,4 +1,8 @@
-"""Augmentation: back-translation, reversal, perturbation and mixing, with quality filters."""
+"""Augmentation: back-translation, reversal, perturbation and mixing, with quality filters.
+
+Submodules: `base` (the common interface and provenance), `perturb` (EDA edits and typos, WordNet synonyms via
+`wordnet`), `backtranslate`, `reversal`, `mixing`, `filters`, and `evaluate` (diversity and fidelity scores).
+"""
 
 from heygen_lib.augment.base import AugmentReport, DialogueAugmenter, TextAugmenter, augment_pairs, provenance
 

@@ -40,8 +40,8 @@ class DialogueAugmenter(ABC):
         return asdict(self.config) if is_dataclass(self.config) else {}
 
     @abstractmethod
-    def augment_dialogues(self, dialogues: Sequence[Dialogue], rng: random.Random) -> list[Dialogue]:
-        """New dialogues, each with ``meta["provenance"]`` set (see `provenance`)."""
+    def augment_dialogues(self, dialogues: Sequence[Dialogue], seed: int = 0) -> tuple[list[Dialogue], AugmentReport]:
+        """New dialogues, each with ``meta["provenance"]`` set (see `provenance`), and a report of what was skipped."""
 
 
 def provenance(augmenter: TextAugmenter | DialogueAugmenter, seed: int, origin: str, **extra: Any) -> dict[str, Any]:
