@@ -7,12 +7,10 @@ import torch
 
 from heygen_lib.augment import TextAugmenter, augment_pairs
 from heygen_lib.augment.filters import (
-    CausalLMScorer,
     ExactDuplicateFilter,
     FilterReport,
     LengthFilter,
     NearDuplicateFilter,
-    NGramLM,
     PerplexityFilter,
     SemanticFilter,
     apply_filters,
@@ -23,6 +21,7 @@ from heygen_lib.augment.filters import (
     ngram_perplexity_filter,
     word_count,
 )
+from heygen_lib.language_models import CausalLMScorer, NGramLM
 from heygen_lib.data import Dialogue, Turn, build_pairs, load_support_set
 
 SENTENCE = "could you tell me when my replacement headphones will be shipped to my house"
