@@ -70,3 +70,30 @@ def cleaning_steps(reports: Mapping[str, CleaningReport]) -> Figure:
     ax.set(xlabel="per 100 turns of the corpus (dialogue steps: per 100 dialogues)", title="What cleaning changed or removed")
     ax.legend(frameon=False)
     return fig
+
+
+def diversity_fidelity(
+    rows: Sequence[Mapping[str, object]], reference: Mapping[str, object] | None = None,
+    x: str = "similarity to source", y: str = "distinct-2",
+) -> Figure:
+    """One point per table row (augmenter at a rate), a line through each augmenter's rates, the real data as a star.
+
+    Rows need the keys "augmenter", "rate" (or None), `x` and `y`.
+    """
+    fig = Figure(figsize=(7.5, 4.5), layout="constrained")
+    ax = fig.subplots()
+    by_augmenter: dict[str, list[Mapping[str, object]]] = {}
+    for row in rows:
+        by_augmenter.setdefault(str(row["augmenter"]), []).append(row)
+    for augmenter, group in by_augmenter.items():
+        xs, ys = [float(r[x]) for r in group], [float(r[y]) for r in group]
+        ax.plot(xs, ys, marker="o", label=augmenter)
+        for r, xi, yi in zip(group, xs, ys):
+            if r.get("rate") is not None:
+                ax.annotate(f"{r['rate']}", (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    if reference is not None:
+        ax.plot(float(reference[x]), float(reference[y]), marker="*", markersize=14, color="black", linestyle="",
+                label="real data")
+    ax.set(xlabel=f"fidelity: {x}", ylabel=f"diversity: {y}", title="Diversity vs fidelity (numbers: rate)")
+    ax.legend(frameon=False, fontsize=8, loc="best")
+    return fig

@@ -25,16 +25,31 @@ class DataSizes:
 
 
 @dataclass(frozen=True)
+class AugmentSizes:
+    """Sizes for augmentation (notebook 02)."""
+
+    pairs: int | None = 120  # training pairs each augmenter rewrites; None rewrites all of them
+    # Back-translation models (forward, backward), hub names or folders; None builds tiny offline stand-ins whose
+    # output is noise: they run the same code, nothing more.
+    translation: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
 class Profile:
     """Everything that differs between a CI smoke run and a real GPU run."""
 
     name: str
     data: DataSizes
+    augment: AugmentSizes
 
 
 PROFILES = {
-    "smoke": Profile("smoke", data=DataSizes(max_dialogues=400)),
-    "full": Profile("full", data=DataSizes(max_dialogues=None)),
+    "smoke": Profile("smoke", data=DataSizes(max_dialogues=400), augment=AugmentSizes(pairs=120)),
+    "full": Profile(
+        "full",
+        data=DataSizes(max_dialogues=None),
+        augment=AugmentSizes(pairs=None, translation=("Helsinki-NLP/opus-mt-en-de", "Helsinki-NLP/opus-mt-de-en")),
+    ),
 }
 
 

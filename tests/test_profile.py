@@ -26,6 +26,8 @@ def test_unknown_profile_is_a_clear_error(monkeypatch):
 def test_smoke_is_smaller_than_full():
     smoke, full = profile.PROFILES["smoke"], profile.PROFILES["full"]
     assert smoke.data.max_dialogues is not None and full.data.max_dialogues is None
+    assert smoke.augment.pairs is not None and full.augment.pairs is None
+    assert smoke.augment.translation is None and full.augment.translation is not None
 
 
 def test_environment_report_names_profile_device_and_versions(monkeypatch):

@@ -102,8 +102,7 @@ def augment_pairs(
             if context == pair.context and response == pair.response:
                 report.unchanged += 1
                 continue
-            origin = f"{pair.source}:{pair.dialogue_id}:{pair.turn_index}"
-            meta = {"provenance": provenance(augmenter, seed, origin, target=target, copy=copy)}
+            meta = {"provenance": provenance(augmenter, seed, origin_key(pair), target=target, copy=copy)}
             made.append(replace(pair, context=context, response=response, meta=meta))
     report.made = len(made)
     return made, report
@@ -112,3 +111,14 @@ def augment_pairs(
 def _targeted_turns(pair: Pair, target: Target) -> list[Turn]:
     turns = list(pair.context) if target in ("context", "both") else []
     return turns + [pair.response] if target in ("response", "both") else turns
+
+
+def origin_key(pair: Pair) -> str:
+    """The key an augmented pair's provenance uses to name the pair it came from: "source:dialogue_id:turn_index"."""
+    return f"{pair.source}:{pair.dialogue_id}:{pair.turn_index}"
+
+
+def originals_of(new_pairs: Sequence[Pair], originals: Sequence[Pair]) -> list[Pair | None]:
+    """For each augmented pair, the original it was made from (None where its provenance names none of them)."""
+    by_key = {origin_key(p): p for p in originals}
+    return [by_key.get(p.meta.get("provenance", {}).get("from", "")) for p in new_pairs]

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from heygen_lib.augment.base import Target
+from heygen_lib.augment.base import Target, originals_of
 from heygen_lib.data.pairs import Pair
 from heygen_lib.language_models import NGramLM, PerplexityScorer
 from heygen_lib.text import word_tokens
@@ -449,14 +449,12 @@ def filter_pairs(
     """
     if target not in ("context", "response", "both"):
         raise ValueError(f"target must be 'context', 'response' or 'both', got {target!r}")
-    by_origin = {f"{p.source}:{p.dialogue_id}:{p.turn_index}": p for p in originals}
     texts, sources = [], []
-    for pair in new_pairs:
+    for pair, original in zip(new_pairs, originals_of(new_pairs, originals)):
         made_by = pair.meta.get("provenance", {})
         if made_by.get("target", target) != target:
             raise ValueError(f"pair {made_by.get('from')} was augmented with target {made_by['target']!r}, "
                              f"not {target!r}: filter pairs of each target separately")
-        original = by_origin.get(made_by.get("from", ""))
         texts.append(rewritten_text(pair, target))
         sources.append(rewritten_text(original, target) if original is not None else None)
     mask, reports = apply_filters(texts, sources, filters)

@@ -105,7 +105,7 @@ class SentenceReversal(TextAugmenter):
     empty ones.
     """
 
-    name = "sentence_reversal"
+    name = "sentence-reversal"
     config = None  # nothing to set
 
     def augment(self, texts: Sequence[str], rng: random.Random) -> list[str | None]:
@@ -163,7 +163,7 @@ class WordReversal(TextAugmenter):
     None for texts with fewer than two words (empty, emoji-only, a single word): there is nothing to reverse.
     """
 
-    name = "word_reversal"
+    name = "word-reversal"
 
     def __init__(self, config: WordReversalConfig = WordReversalConfig()):
         if config.punctuation not in ("stay", "move"):
@@ -212,7 +212,7 @@ class SwapRoles(DialogueAugmenter):
     Dialogues with one speaker or more than two are skipped and counted in the report.
     """
 
-    name = "swap_roles"
+    name = "swap-roles"
     config = None  # nothing to set
 
     def augment_dialogues(self, dialogues: Sequence[Dialogue], seed: int = 0) -> tuple[list[Dialogue], AugmentReport]:
