@@ -97,3 +97,40 @@ def diversity_fidelity(
     ax.set(xlabel=f"fidelity: {x}", ylabel=f"diversity: {y}", title="Diversity vs fidelity (numbers: rate)")
     ax.legend(frameon=False, fontsize=8, loc="best")
     return fig
+
+
+def training_curves(history: Sequence[Mapping[str, object]], curves: Sequence[tuple[str, str]], title: str = "") -> Figure:
+    """One panel per (phase, metric) of a trainer's history, against that phase's step; a panel of "eval" records is
+    drawn against adversarial steps when they exist, else against MLE epochs."""
+    fig = Figure(figsize=(3.6 * len(curves), 3.2), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(curves)))
+    for ax, (phase, metric) in zip(axes, curves):
+        rows = [r for r in history if r["phase"] == phase and metric in r]
+        if phase == "eval":
+            xs = [float(r["mle_epochs"]) + float(r["adversarial_steps"]) for r in rows]
+            ax.set_xlabel("MLE epochs + adversarial steps")
+        else:
+            xs = [float(r["step"]) for r in rows]
+            ax.set_xlabel(f"{phase} step")
+        ax.plot(xs, [float(r[metric]) for r in rows], marker="." if len(rows) < 60 else None)
+        ax.set_title(metric if phase == "eval" else f"{phase}: {metric}", fontsize=10)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def quality_diversity(curves: Mapping[str, Sequence[Mapping[str, float]]], x: str, y: str,
+                      anchors: Mapping[str, tuple[float, float]] | None = None) -> Figure:
+    """Temperature sweeps, one line per generator, each point labelled with its temperature."""
+    fig = Figure(figsize=(6.5, 4.5), layout="constrained")
+    ax = fig.subplots()
+    for name, rows in curves.items():
+        xs, ys = [r[x] for r in rows], [r[y] for r in rows]
+        ax.plot(xs, ys, marker="o", label=name)
+        for r, xi, yi in zip(rows, xs, ys):
+            ax.annotate(f"{r['temperature']:g}", (xi, yi), textcoords="offset points", xytext=(3, 3), fontsize=7)
+    for name, (xi, yi) in (anchors or {}).items():
+        ax.plot(xi, yi, marker="*", markersize=12, linestyle="", label=name)
+    ax.set(xlabel=x, ylabel=y, title="Quality vs diversity over sampling temperature (labels: T)")
+    ax.legend(frameon=False, fontsize=8)
+    return fig

@@ -35,20 +35,44 @@ class AugmentSizes:
 
 
 @dataclass(frozen=True)
+class GanSizes:
+    """Sizes for the text GANs (notebook 03). The oracle's sizes live in `heygen_lib.gan.oracle` (SMOKE and FULL)."""
+
+    mle_epochs: int = 120  # SeqGAN's protocol pre-trains 120-150 epochs
+    d_pretrain_steps: int = 200  # discriminator batches before adversarial training
+    adversarial_steps: int = 200  # SeqGAN: generator updates, each with 16-rollout rewards
+    gumbel_steps: int = 1000  # Gumbel-softmax GAN updates (RelGAN trains thousands)
+    rollouts: int = 16
+    eval_samples: int = 10_000  # samples scored by the oracle at each evaluation
+    eval_every: int = 20
+    text_vocab: int = 5000  # real text: word vocabulary and sequence length
+    text_max_len: int = 24
+    text_mle_epochs: int = 60
+
+
+@dataclass(frozen=True)
 class Profile:
     """Everything that differs between a CI smoke run and a real GPU run."""
 
     name: str
     data: DataSizes
     augment: AugmentSizes
+    gan: GanSizes
 
 
 PROFILES = {
-    "smoke": Profile("smoke", data=DataSizes(max_dialogues=400), augment=AugmentSizes(pairs=120)),
+    "smoke": Profile(
+        "smoke",
+        data=DataSizes(max_dialogues=400),
+        augment=AugmentSizes(pairs=120),
+        gan=GanSizes(mle_epochs=12, d_pretrain_steps=10, adversarial_steps=12, gumbel_steps=24, rollouts=4,
+                     eval_samples=500, eval_every=4, text_vocab=1000, text_max_len=16, text_mle_epochs=8),
+    ),
     "full": Profile(
         "full",
         data=DataSizes(max_dialogues=None),
         augment=AugmentSizes(pairs=None, translation=("Helsinki-NLP/opus-mt-en-de", "Helsinki-NLP/opus-mt-de-en")),
+        gan=GanSizes(),
     ),
 }
 

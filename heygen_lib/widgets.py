@@ -74,3 +74,56 @@ def augmentation_preview(
             print(f"\nbefore {format_pair(original)}\nafter  {format_pair(pair)}")
 
     return run_panel([name, rate, target, examples], action, "Preview an augmenter on random training pairs")
+
+
+class LivePlot:
+    """A trainer callback that redraws `curves` of the history in an Output widget every `every` records."""
+
+    def __init__(self, curves: Sequence[tuple[str, str]], every: int = 5, title: str = ""):
+        self.curves, self.every, self.title = curves, every, title
+        self.records: list[dict] = []
+        self.output = w.Output()
+
+    def __call__(self, record: dict) -> None:
+        self.records.append(record)
+        if len(self.records) % self.every == 0:
+            self.redraw()
+
+    def redraw(self) -> None:
+        with self.output:
+            self.output.clear_output(wait=True)
+            display(plots.training_curves(self.records, self.curves, self.title))
+
+
+def gan_panel(
+    make_trainer: Callable[..., object],
+    metrics: Callable[..., dict[str, float]],
+    steps: int = 20,
+    eval_every: int = 5,
+    curves: Sequence[tuple[str, str]] = (("eval", "nll_oracle"), ("eval", "nll_test"), ("eval", "distinct-3")),
+) -> w.VBox:
+    """Choose a method, loss, learning rate, rollouts and inverse temperature; Run trains a fresh GAN from
+    `make_trainer(TrainConfig)` (e.g. one that starts from MLE weights) with live curves."""
+    from heygen_lib.gan.losses import LOSSES
+    from heygen_lib.gan.training import TrainConfig, train_adversarial
+
+    method = w.Dropdown(options=["gumbel", "seqgan"], description="method")
+    loss = w.Dropdown(options=sorted(LOSSES), value="rsgan", description="loss (gumbel)")
+    g_lr = w.FloatLogSlider(value=1e-4, base=10, min=-5, max=-1, description="generator lr")
+    rollouts = w.IntSlider(value=4, min=1, max=32, description="rollouts (seqgan)")
+    beta_max = w.FloatLogSlider(value=100.0, base=10, min=0, max=3, description="beta max")
+    n_steps = w.IntSlider(value=steps, min=1, max=2000, description="steps")
+
+    def action(_: w.Output) -> None:
+        config = TrainConfig(method=method.value, loss=loss.value, g_lr=g_lr.value, rollouts=rollouts.value,
+                             beta_max=beta_max.value, anneal_steps=n_steps.value)
+        trainer = make_trainer(config)
+        live = LivePlot(curves, every=1, title=f"{method.value} ({loss.value if method.value == 'gumbel' else 'policy gradient'})")
+        trainer.callback = live
+        display(live.output)
+        trainer.evaluate(metrics)
+        train_adversarial(trainer, n_steps.value, metrics, eval_every=eval_every)
+        final = trainer.history[-1]
+        print("final:", {k: round(v, 3) for k, v in final.items() if isinstance(v, float)})
+
+    return run_panel([method, loss, g_lr, rollouts, beta_max, n_steps], action, "Train a GAN from the MLE weights")

@@ -29,3 +29,34 @@ def test_preview_runs_once_on_build_and_shows_before_and_after(capsys):
 def test_pairs_explorer_reports_split_sizes(capsys):
     pairs_explorer({"toy": dialogues()})
     assert "toy, context of up to 3 turns: train 8 pairs (8 dialogues)" in capsys.readouterr().out
+
+
+def test_live_plot_redraws_every_n_records_and_gan_panel_trains_once_on_build(capsys):
+    import torch
+
+    from heygen_lib.gan.discriminators import CNNDiscriminator, CNNDiscriminatorConfig
+    from heygen_lib.gan.evaluation import oracle_metrics
+    from heygen_lib.gan.generators import LSTMGenerator, LSTMGeneratorConfig
+    from heygen_lib.gan.training import GANTrainer
+    from heygen_lib.widgets import LivePlot, gan_panel
+
+    live = LivePlot([("eval", "x")], every=2)
+    redraws = []
+    live.redraw = lambda: redraws.append(len(live.records))
+    for i in range(5):
+        live({"phase": "eval", "step": i, "x": float(i)})
+    assert redraws == [2, 4]
+
+    oracle = LSTMGenerator(LSTMGeneratorConfig(vocab_size=20, max_len=5, embed_dim=8, hidden_dim=8, init="normal"))
+    real = oracle.sample(64)
+    made = []
+
+    def make(config):
+        made.append(config)
+        g = LSTMGenerator(LSTMGeneratorConfig(vocab_size=20, max_len=5, embed_dim=8, hidden_dim=8))
+        d = CNNDiscriminator(CNNDiscriminatorConfig(vocab_size=20, max_len=5, embed_dim=8, filter_widths=(2,), filter_counts=(4,)))
+        return GANTrainer(g, d, real, config)
+
+    gan_panel(make, oracle_metrics(oracle, real, n_samples=32), steps=2, eval_every=1)
+    assert [(c.method, c.loss, c.anneal_steps) for c in made] == [("gumbel", "rsgan", 2)]
+    assert "final:" in capsys.readouterr().out

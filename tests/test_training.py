@@ -1,0 +1,108 @@
+import pytest
+import torch
+
+from heygen_lib.gan.discriminators import CNNDiscriminator, CNNDiscriminatorConfig
+from heygen_lib.gan.generators import LSTMGenerator, LSTMGeneratorConfig
+from heygen_lib.gan.oracle import OracleConfig, build_oracle, nll_oracle, sample_oracle_data
+from heygen_lib.gan.evaluation import oracle_metrics
+from heygen_lib.gan.training import GANTrainer, TrainConfig, TrainingDiverged
+
+ORACLE = OracleConfig(vocab_size=40, max_len=8, n_train=600, n_test=300)
+
+
+@pytest.fixture(scope="module")
+def oracle_data():
+    oracle = build_oracle(ORACLE)
+    return oracle, sample_oracle_data(oracle, ORACLE.n_train, seed=1), sample_oracle_data(oracle, ORACLE.n_test, seed=2)
+
+
+def trainer(real, **config) -> GANTrainer:
+    torch.manual_seed(0)
+    generator = LSTMGenerator(LSTMGeneratorConfig(vocab_size=40, max_len=8, embed_dim=16, hidden_dim=16))
+    discriminator = CNNDiscriminator(CNNDiscriminatorConfig(vocab_size=40, max_len=8, embed_dim=16,
+                                                            filter_widths=(2, 3), filter_counts=(8, 8)))
+    return GANTrainer(generator, discriminator, real, TrainConfig(batch_size=32, rollouts=4, **config))
+
+
+def test_mle_lowers_the_generators_nll_on_real_data(oracle_data):
+    _, train, test = oracle_data
+    t = trainer(train)
+    before = t.generator.nll(test).mean().item()
+    records = [t.mle_epoch() for _ in range(5)]
+    assert t.generator.nll(test).mean().item() < before - 0.3
+    assert [r["step"] for r in records] == [1, 2, 3, 4, 5] and records[-1]["nll"] < records[0]["nll"]
+
+
+@pytest.mark.parametrize(("method", "loss"), [("seqgan", "rsgan"), ("gumbel", "rsgan"), ("gumbel", "wgan-gp")])
+def test_a_short_adversarial_run_lowers_nll_oracle_below_the_untrained_generators(oracle_data, method, loss):
+    oracle, train, _ = oracle_data
+    t = trainer(train, method=method, loss=loss, g_lr=1e-2, d_lr=1e-3, anneal_steps=30, beta_max=10.0)
+    torch.manual_seed(1)
+    untrained = nll_oracle(oracle, t.generator.sample(2000))
+    for _ in range(3):
+        t.discriminator_step()
+    for _ in range(30):
+        t.adversarial_step()
+    torch.manual_seed(1)
+    trained = nll_oracle(oracle, t.generator.sample(2000))
+    assert trained < untrained - 0.1, (untrained, trained)
+
+
+def test_gumbel_inverse_temperature_grows_from_one_to_beta_max(oracle_data):
+    t = trainer(oracle_data[1], method="gumbel", beta_max=100.0, anneal_steps=4)
+    betas = [t.adversarial_step()["beta"] for _ in range(6)]
+    assert betas[0] == 1.0 and betas[2] == pytest.approx(10.0) and betas[4:] == [100.0, 100.0]
+
+
+def test_checkpoint_resume_gives_the_same_result_as_never_stopping(oracle_data, tmp_path):
+    _, train, test = oracle_data
+    straight = trainer(train, method="seqgan")
+    for _ in range(2):
+        straight.mle_epoch()
+        straight.adversarial_step()
+    interrupted = trainer(train, method="seqgan")
+    interrupted.mle_epoch()
+    interrupted.adversarial_step()
+    path = interrupted.save(tmp_path / "ckpt.pt")
+    resumed = trainer(train, method="seqgan").load(path)
+    resumed.mle_epoch()
+    resumed.adversarial_step()
+    for a, b in zip(straight.generator.parameters(), resumed.generator.parameters()):
+        assert torch.equal(a, b)
+    assert resumed.history == straight.history
+    assert torch.load(path, weights_only=True)["steps"]["adversarial"] == 1
+
+
+def test_loading_a_checkpoint_of_another_config_is_refused(oracle_data, tmp_path):
+    path = trainer(oracle_data[1], method="seqgan").save(tmp_path / "a.pt")
+    with pytest.raises(ValueError, match="another TrainConfig"):
+        trainer(oracle_data[1], method="gumbel").load(path)
+
+
+def test_a_nan_loss_stops_training_with_a_clear_message(oracle_data):
+    t = trainer(oracle_data[1])
+    with torch.no_grad():
+        t.generator.head.weight.fill_(float("nan"))
+    with pytest.raises(TrainingDiverged, match="mle loss is nan.*lower the learning rates"):
+        t.mle_epoch()
+
+
+def test_records_reach_the_callback_history_and_tensorboard(oracle_data, tmp_path):
+    oracle, train, test = oracle_data
+    seen = []
+    t = trainer(train)
+    t.callback = seen.append
+    t.writer = __import__("torch.utils.tensorboard", fromlist=["SummaryWriter"]).SummaryWriter(str(tmp_path))
+    t.mle_epoch()
+    record = t.evaluate(oracle_metrics(oracle, test, n_samples=100))
+    assert seen == t.history and record["phase"] == "eval" and record["mle_epochs"] == 1
+    assert set(record) >= {"nll_oracle", "nll_test"}
+    t.writer.flush()
+    assert list(tmp_path.glob("events.out.tfevents.*"))
+
+
+def test_unknown_method_or_loss_is_rejected():
+    with pytest.raises(ValueError, match="method"):
+        TrainConfig(method="leakgan")
+    with pytest.raises(ValueError, match="loss"):
+        TrainConfig(loss="lsgan")
