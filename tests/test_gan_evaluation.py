@@ -56,3 +56,20 @@ def test_distinct_token_ngrams_counts_within_sequences():
     samples = torch.tensor([[1, 2, 3, 1, 2], [1, 2, 3, 4, 5]])
     assert distinct_token_ngrams(samples, 2) == 5 / 8  # (1,2) x3, (2,3) x2, (3,1), (3,4), (4,5)
     assert distinct_token_ngrams(samples, 5) == 1.0
+
+
+def test_user_text_files_load_one_sentence_per_line_with_clear_errors(tmp_path):
+    from heygen_lib.data import DataFormatError
+    from heygen_lib.gan.text_data import load_text_lines
+
+    good = tmp_path / "mine.txt"
+    good.write_text("first line\n\n  second line  \n")
+    assert load_text_lines(good) == ["first line", "second line"]
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"ok\ncaf\xe9\n")
+    with pytest.raises(DataFormatError, match="line 2: not UTF-8"):
+        load_text_lines(bad)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n \n")
+    with pytest.raises(DataFormatError, match="no text"):
+        load_text_lines(empty)

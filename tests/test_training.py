@@ -106,3 +106,16 @@ def test_unknown_method_or_loss_is_rejected():
         TrainConfig(method="leakgan")
     with pytest.raises(ValueError, match="loss"):
         TrainConfig(loss="lsgan")
+
+
+def test_vae_generators_train_on_the_elbo_with_an_annealed_kl_weight(oracle_data):
+    from heygen_lib.gan.generators import VAEGenerator, VAEGeneratorConfig
+
+    _, train, test = oracle_data
+    vae = VAEGenerator(VAEGeneratorConfig(vocab_size=40, max_len=8, embed_dim=16, hidden_dim=16, latent_dim=4))
+    d = CNNDiscriminator(CNNDiscriminatorConfig(vocab_size=40, max_len=8, embed_dim=16, filter_widths=(2,), filter_counts=(4,)))
+    t = GANTrainer(vae, d, train, TrainConfig(batch_size=32, kl_schedule="linear", kl_epochs=4))
+    before = vae.nll(test).mean().item()
+    weights = [t.mle_epoch()["kl_weight"] for _ in range(5)]
+    assert weights == [0.0, 0.5, 1.0, 1.0, 1.0]  # linear ramp over half of 4 epochs, then 1
+    assert vae.nll(test).mean().item() < before

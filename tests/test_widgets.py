@@ -32,7 +32,6 @@ def test_pairs_explorer_reports_split_sizes(capsys):
 
 
 def test_live_plot_redraws_every_n_records_and_gan_panel_trains_once_on_build(capsys):
-
     from heygen_lib.gan.discriminators import CNNDiscriminator, CNNDiscriminatorConfig
     from heygen_lib.gan.evaluation import oracle_metrics
     from heygen_lib.gan.generators import LSTMGenerator, LSTMGeneratorConfig

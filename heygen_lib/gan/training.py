@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from heygen_lib.gan.generators import TextGenerator, eval_mode
+from heygen_lib.gan.generators import TextGenerator, VAEGenerator, eval_mode, kl_annealing
 from heygen_lib.gan.losses import LOSSES, gradient_penalty, make_optimizer, policy_gradient_loss
 from heygen_lib.gan.rewards import rollout_rewards
 
@@ -66,6 +66,8 @@ class TrainConfig:
     gp_weight: float = 10.0  # WGAN-GP's penalty weight
     beta_max: float = 100.0  # Gumbel inverse temperature at the end of annealing (RelGAN tried 1 to 1000)
     anneal_steps: int = 1000  # adversarial steps over which beta grows from 1 to beta_max
+    kl_schedule: str = "cyclical"  # VAE generators only: KL weight schedule over `kl_epochs` MLE epochs
+    kl_epochs: int = 20  # ... after which the KL weight stays at 1 (see generators.kl_annealing)
     mixed_precision: bool = True  # bf16 autocast on CUDA; ignored on the CPU
     seed: int = 0
 
@@ -148,16 +150,29 @@ class GANTrainer:
     # --- phases ---------------------------------------------------------------------------------------------
 
     def mle_epoch(self) -> Record:
-        """One pass of teacher forcing over the real data in shuffled batches; records the mean NLL per token."""
+        """One pass of teacher forcing over the real data in shuffled batches; records the mean NLL per token.
+
+        A `VAEGenerator` minimises its ELBO instead, with the KL weight annealed over the first `kl_epochs` epochs
+        (`kl_schedule`); the record then also holds the KL weight and the unweighted KL per token."""
         self.generator.train()
         order = torch.randperm(len(self.real), generator=self.data_rng)
-        total = 0.0
+        vae = isinstance(self.generator, VAEGenerator)
+        epoch = self.steps["mle"]
+        weight = kl_annealing(epoch, self.config.kl_epochs, self.config.kl_schedule) if epoch < self.config.kl_epochs else 1.0
+        total = kl_total = 0.0
         for index in order.split(self.config.batch_size):
+            batch = self.real[index].to(self.device)
             with self._autocast():
-                loss = self.generator.nll(self.real[index].to(self.device)).mean()
+                if vae:
+                    recon, kl = self.generator.elbo_loss(batch, kl_weight=weight)
+                    loss = recon + kl
+                    kl_total += (kl.item() / weight if weight else 0.0) * len(index)
+                else:
+                    loss = self.generator.nll(batch).mean()
             self._update("mle", loss, self.generator)
             total += loss.item() * len(index)
-        return self._record("mle", nll=total / len(self.real))
+        extra = {"kl_weight": weight, "kl": kl_total / len(self.real)} if vae else {}
+        return self._record("mle", nll=total / len(self.real), **extra)
 
     def discriminator_step(self) -> Record:
         """One discriminator update on a real batch and a fresh generated batch (binary cross-entropy for SeqGAN
