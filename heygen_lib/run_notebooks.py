@@ -79,9 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     (out_dir / "figures").mkdir(parents=True)
     print(f"profile {profile}: executing {len(todo)} notebook(s) into {out_dir}")
     for path in todo:
-        print(f"  {path.name} ...", end=" ", flush=True)
         ok, seconds = execute(path, out_dir)
-        print(f"{'ok' if ok else 'FAILED'} in {seconds:.0f} s")
+        print(f"  {path.name}: {'ok' if ok else 'FAILED'} in {seconds:.0f} s", flush=True)
         if not ok:
             print(f"stopped: {path.name} failed; its executed copy shows the error: {out_dir / path.name}")
             return 1
