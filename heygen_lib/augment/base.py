@@ -84,7 +84,7 @@ def augment_pairs(
     made: list[Pair] = []
     for copy in range(copies):
         # One batch per copy: the targeted turns of every pair, in order.
-        targets = [_targeted_turns(pair, target) for pair in pairs]
+        targets = [targeted_turns(pair, target) for pair in pairs]
         rewrites = augmenter.augment([t.text for turns in targets for t in turns], rng)
         position = 0
         for pair, turns in zip(pairs, targets):
@@ -108,7 +108,8 @@ def augment_pairs(
     return made, report
 
 
-def _targeted_turns(pair: Pair, target: Target) -> list[Turn]:
+def targeted_turns(pair: Pair, target: Target) -> list[Turn]:
+    """The turns of a pair that `target` names: its context turns, its response, or both, in order."""
     turns = list(pair.context) if target in ("context", "both") else []
     return turns + [pair.response] if target in ("response", "both") else turns
 

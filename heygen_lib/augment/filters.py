@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from heygen_lib.augment.base import Target, originals_of
+from heygen_lib.augment.base import Target, originals_of, targeted_turns
 from heygen_lib.data.pairs import Pair
 from heygen_lib.language_models import NGramLM, PerplexityScorer
 from heygen_lib.text import word_tokens
@@ -433,9 +433,7 @@ def apply_filters(
 def rewritten_text(pair: Pair, target: Target) -> str:
     """The part of a pair that augmentation rewrote, as one text: the response, or the context turns (and then the
     response) joined by newlines."""
-    turns = list(pair.context) if target in ("context", "both") else []
-    turns += [pair.response] if target in ("response", "both") else []
-    return "\n".join(turn.text for turn in turns)
+    return "\n".join(turn.text for turn in targeted_turns(pair, target))
 
 
 def filter_pairs(

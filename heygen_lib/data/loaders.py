@@ -37,7 +37,7 @@ _TURN_FIELDS = {"speaker", "text"}
 _CSV_COLUMNS = ("dialogue_id", "speaker", "text")
 
 
-def _read_text(path: Path) -> str:
+def read_text(path: Path) -> str:
     """The file's text, or a `DataFormatError` at the first line that is not UTF-8."""
     raw = path.read_bytes()
     try:
@@ -70,7 +70,7 @@ def turn_from_record(raw: Any, path: Path, line: int, where: str) -> Turn:
 
 def json_lines(path: Path) -> Iterator[tuple[int, Any]]:
     """(line number, parsed JSON) for every non-blank line of a UTF-8 JSONL file, or a `DataFormatError`."""
-    for number, line in enumerate(_read_text(path).split("\n"), start=1):
+    for number, line in enumerate(read_text(path).split("\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -126,7 +126,7 @@ def load_jsonl(path: str | Path, source: str | None = None) -> list[Dialogue]:
 def load_csv(path: str | Path, source: str | None = None) -> list[Dialogue]:
     """Read dialogues from a CSV file with one row per turn (columns dialogue_id, speaker, text)."""
     path = Path(path)
-    reader = csv.DictReader(io.StringIO(_read_text(path), newline=""))
+    reader = csv.DictReader(io.StringIO(read_text(path), newline=""))
     turns_of: dict[str, list[Turn]] = {}
     try:
         header = reader.fieldnames

@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from heygen_lib.data.dialogue import DataFormatError
+from heygen_lib.data.loaders import read_text
 from heygen_lib.text import word_tokens
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
@@ -65,12 +66,7 @@ def load_text_lines(path: str | Path) -> list[str]:
     """A text file with one sentence per line (UTF-8), as a list of its non-blank lines; the real-text corpus a user
     brings. Non-UTF-8 bytes or a file without text raise `DataFormatError` naming the file and line."""
     path = Path(path)
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = raw.count(b"\n", 0, err.start) + 1
-        raise DataFormatError(path, f"not UTF-8 text (byte 0x{raw[err.start]:02x}); save the file as UTF-8", line=line) from None
+    text = read_text(path)
     lines = [line.strip() for line in text.split("\n") if line.strip()]
     if not lines:
         raise DataFormatError(path, "no text in the file")
