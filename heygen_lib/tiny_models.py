@@ -1,4 +1,5 @@
-"""Tiny offline stand-ins: small `transformers` models built from a config, with a tokenizer trained on local text.
+"""Tiny offline stand-ins: small `transformers` models (a translator, a causal LM) built from a config, with a
+tokenizer trained on local text.
 
 A stand-in is randomly initialised and never trained, so **what it generates is noise**. It exists so that code
 written for a real hub model (loading with ``from_pretrained``, tokenising, batching, ``generate``) runs end to end
@@ -21,7 +22,9 @@ from pathlib import Path
 import torch
 import transformers
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-from transformers import GenerationConfig, MarianConfig, MarianMTModel, PreTrainedTokenizerFast
+from transformers import GenerationConfig, GPT2Config, GPT2LMHeadModel, MarianConfig, MarianMTModel, PreTrainedTokenizerFast
+
+from heygen_lib.nlg.dialogue_format import DialogueFormat
 
 # Written last into a stand-in's folder: its presence means the folder is complete, its content says what made it.
 RECIPE_FILE = "tiny_recipe.json"
@@ -103,6 +106,64 @@ def tiny_translation_pair(
     return forward, backward
 
 
+@dataclass
+class TinyCausalLMConfig:
+    """The shape of a stand-in GPT-2: about 0.4M parameters instead of distilgpt2's 82M."""
+
+    vocab_size: int = 2000  # BPE vocabulary target; GPT-2's is 50,257
+    d_model: int = 64  # distilgpt2: 768
+    layers: int = 2  # distilgpt2: 6
+    heads: int = 4  # must divide d_model; distilgpt2: 12
+    max_positions: int = 256  # distilgpt2: 1024
+    dropout: float = 0.1  # as GPT-2 (residual, embedding and attention dropout)
+
+
+def build_tiny_causal_lm(
+    texts: Sequence[str], folder: str | Path, config: TinyCausalLMConfig | None = None, seed: int = 0,
+    fmt: DialogueFormat = DialogueFormat(),
+) -> Path:
+    """Save a randomly initialised GPT-2 and a tokenizer trained on `texts` to `folder`, loadable with
+    ``AutoTokenizer.from_pretrained(folder)`` and ``AutoModelForCausalLM.from_pretrained(folder)`` like a hub name.
+
+    The tokenizer already holds the dialogue format's special tokens, so `add_format_tokens` adds nothing.
+    Untrained, the model writes noise; fine-tuning it (notebook 05) is what the smoke profile stands in for.
+    Reuses `folder` if it already holds this stand-in.
+    """
+    config = config or TinyCausalLMConfig()
+    folder = Path(folder)
+    recipe = _recipe("gpt2", texts, config, seed)
+    if _is_complete(folder, recipe):
+        return folder
+    if not any(text.strip() for text in texts):
+        raise ValueError("a tiny model needs some non-empty texts to train its tokenizer on")
+    if config.d_model % config.heads:
+        raise ValueError(f"heads ({config.heads}) must divide d_model ({config.d_model})")
+    specials = [fmt.eos_token, fmt.pad_token, fmt.turn_token, fmt.response_token]
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=train_tokenizer(texts, config.vocab_size, specials),
+        model_max_length=config.max_positions,
+        eos_token=fmt.eos_token, bos_token=fmt.eos_token, pad_token=fmt.pad_token,
+        additional_special_tokens=[fmt.turn_token, fmt.response_token],
+    )
+    gpt2 = GPT2Config(
+        vocab_size=len(tokenizer), n_positions=config.max_positions, n_embd=config.d_model, n_layer=config.layers,
+        n_head=config.heads, resid_pdrop=config.dropout, embd_pdrop=config.dropout, attn_pdrop=config.dropout,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = GPT2LMHeadModel(gpt2)
+    model.generation_config = GenerationConfig(
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / RECIPE_FILE).unlink(missing_ok=True)
+    tokenizer.save_pretrained(folder)
+    model.save_pretrained(folder)
+    (folder / RECIPE_FILE).write_text(json.dumps(recipe, indent=2), encoding="utf-8")
+    return folder
+
+
 def _seq2seq_tokenizer(texts: Sequence[str], config: TinyTranslatorConfig) -> PreTrainedTokenizerFast:
     if not any(text.strip() for text in texts):
         raise ValueError("a tiny model needs some non-empty texts to train its tokenizer on")
@@ -152,7 +213,7 @@ def _marian_from_config(tokenizer: PreTrainedTokenizerFast, config: TinyTranslat
     return model.eval()
 
 
-def _recipe(kind: str, texts: Sequence[str], config: TinyTranslatorConfig, seed: int) -> dict:
+def _recipe(kind: str, texts: Sequence[str], config: TinyTranslatorConfig | TinyCausalLMConfig, seed: int) -> dict:
     digest = hashlib.sha256(json.dumps(list(texts), ensure_ascii=False).encode("utf-8")).hexdigest()
     # The saved files' format follows the transformers version (5.x writes tokenizer classes 4.x cannot read).
     return {"kind": kind, "config": asdict(config), "seed": seed, "texts_sha256": digest, "texts": len(texts),

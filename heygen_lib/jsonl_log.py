@@ -1,0 +1,92 @@
+"""An append-only JSONL log: the store behind review decisions (notebook 04) and chat feedback (notebook 06).
+
+People's decisions must never be lost. So each record is one line, written with a single ``write`` under an
+exclusive file lock, flushed and fsynced before `append` returns; nothing is ever rewritten in place. A crash can
+at worst leave the *last* line cut short: `read` reports it (file, line, reason) and skips it, and the next
+`append` starts on a fresh line so the cut line never merges with a new record.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SkippedLine:
+    """A line `read` could not use, and why."""
+
+    line: int
+    reason: str
+
+
+@dataclass
+class LogContents:
+    """The records of a log in file order, and the lines that were skipped (reported, never silently merged)."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[SkippedLine] = field(default_factory=list)
+
+
+class JsonlLog:
+    """Append JSON objects to `path`, one per line, safely across threads, processes and crashes."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._thread_lock = threading.Lock()
+
+    @contextmanager
+    def _locked(self) -> Iterator[int]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._thread_lock:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield fd
+            finally:
+                os.close(fd)  # closing releases the lock
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Write `record` as one line and make it durable before returning."""
+        if not isinstance(record, dict):
+            raise TypeError(f"a log record must be a dict, got {type(record).__name__}")
+        line = json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n"
+        with self._locked() as fd:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":  # a crash cut the last line: never write onto it
+                line = "\n" + line
+            os.write(fd, line.encode("utf-8"))
+            os.fsync(fd)
+
+    def read(self) -> LogContents:
+        """Every complete record; blank lines are ignored, unreadable ones are listed in ``skipped``."""
+        contents = LogContents()
+        if not self.path.exists():
+            return contents
+        raw = self.path.read_bytes()
+        for number, line in enumerate(raw.split(b"\n"), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError) as err:
+                cut = not raw.endswith(b"\n") and number == raw.count(b"\n") + 1
+                reason = "cut short (the writer stopped mid-line)" if cut else f"not valid JSON ({err})"
+                contents.skipped.append(SkippedLine(number, reason))
+                continue
+            if not isinstance(record, dict):
+                contents.skipped.append(SkippedLine(number, f"expected a JSON object, got {type(record).__name__}"))
+                continue
+            contents.records.append(record)
+        return contents
+
+    def describe_skipped(self, contents: LogContents) -> str:
+        """One line per skipped line, naming the file: what a notebook prints when a log had damage."""
+        return "\n".join(f"{self.path}, line {s.line}: skipped, {s.reason}" for s in contents.skipped)

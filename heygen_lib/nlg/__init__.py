@@ -1,0 +1,1 @@
+"""Fine-tuning pretrained language models on (context, response) pairs (notebook 05)."""

@@ -1,0 +1,58 @@
+import json
+import multiprocessing
+
+from heygen_lib.jsonl_log import JsonlLog
+
+
+def _append_many(path, worker, n):
+    log = JsonlLog(path)
+    for i in range(n):
+        log.append({"worker": worker, "i": i, "text": "x" * 2000})
+
+
+def test_records_come_back_in_order(tmp_path):
+    log = JsonlLog(tmp_path / "deep" / "log.jsonl")
+    for i in range(3):
+        log.append({"i": i, "text": "caf\u00e9 \u2728"})
+    assert [r["i"] for r in log.read().records] == [0, 1, 2]
+    assert JsonlLog(log.path).read().records[0]["text"] == "caf\u00e9 \u2728"  # a new object resumes from the file
+
+
+def test_concurrent_appends_from_processes_lose_nothing(tmp_path):
+    path = tmp_path / "log.jsonl"
+    procs = [multiprocessing.get_context("fork").Process(target=_append_many, args=(path, w, 50)) for w in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    contents = JsonlLog(path).read()
+    assert not contents.skipped
+    assert sorted((r["worker"], r["i"]) for r in contents.records) == [(w, i) for w in range(4) for i in range(50)]
+
+
+def test_a_cut_last_line_is_reported_and_never_merged_with_the_next_record(tmp_path):
+    log = JsonlLog(tmp_path / "log.jsonl")
+    log.append({"i": 0})
+    with log.path.open("a") as f:
+        f.write('{"i": 1, "te')  # a crash mid-write
+    contents = log.read()
+    assert [r["i"] for r in contents.records] == [0]
+    assert [(s.line, s.reason.split(" (")[0]) for s in contents.skipped] == [(2, "cut short")]
+    log.append({"i": 2})
+    contents = log.read()
+    assert [r["i"] for r in contents.records] == [0, 2]
+    assert [s.line for s in contents.skipped] == [2]
+    assert "log.jsonl, line 2" in log.describe_skipped(contents)
+
+
+def test_a_line_that_is_not_an_object_is_reported(tmp_path):
+    path = tmp_path / "log.jsonl"
+    path.write_text(json.dumps({"i": 0}) + "\n[1, 2]\n\n")
+    contents = JsonlLog(path).read()
+    assert len(contents.records) == 1
+    assert contents.skipped[0].line == 2 and "list" in contents.skipped[0].reason
+
+
+def test_a_missing_log_reads_as_empty(tmp_path):
+    contents = JsonlLog(tmp_path / "none.jsonl").read()
+    assert contents.records == [] and contents.skipped == []
