@@ -1,7 +1,9 @@
 """Notebook 03's oracle experiment as one script, for a GPU machine without Jupyter: MLE, SeqGAN (the kit's recipe
 and one closer to SeqGAN's: generator lr 1e-2, five discriminator batches per step) and a Gumbel GAN (RSGAN) from the
 same MLE weights; NLL_oracle / NLL_test, an MLE temperature sweep, and throughput per method (wall time with
-evaluations, generator tokens/s, SeqGAN rollout completions/s).
+evaluations, generator tokens/s, SeqGAN rollout completions/s, peak memory). Peak memory is per method on a GPU
+(``torch.cuda.max_memory_allocated``, reset before each method); on a CPU it is the process's resident high-water
+mark after each method, so only growth between rows is that method's.
 
     python benchmarks/oracle_protocol.py --profile full --out artifacts/oracle-full   # papers' sizes, on a GPU
     python benchmarks/oracle_protocol.py --profile smoke --out /tmp/oracle-smoke      # minutes on a CPU
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import resource
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -27,6 +30,17 @@ from heygen_lib.gan.oracle import oracle_benchmark, oracle_config, oracle_floor
 from heygen_lib.gan.training import GANTrainer, TrainConfig, gumbel_recipe, seqgan_recipe, train_adversarial, train_mle
 from heygen_lib.profile import PROFILES, device
 from heygen_lib.tables import markdown_table
+
+
+def _reset_peak(dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+
+
+def _peak_mb(dev: torch.device) -> float:
+    if dev.type == "cuda":
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
 def main() -> None:
@@ -50,6 +64,8 @@ def main() -> None:
         return CNNDiscriminator(CNNDiscriminatorConfig(vocab_size=config.vocab_size, max_len=config.max_len)).to(dev)
 
     seconds: dict[str, float] = {}  # wall time per phase, evaluations included
+    memory = "peak GPU MB" if dev.type == "cuda" else "process peak RSS MB"
+    _reset_peak(dev)
     start = time.perf_counter()
     mle = GANTrainer(generator(), discriminator(), train, TrainConfig(seed=args.seed))
     train_mle(mle, sizes.mle_epochs, metrics, eval_every=sizes.eval_every)
@@ -68,8 +84,10 @@ def main() -> None:
     }
     trainers = {"MLE": mle}
     rows = [{"method": "MLE", "steps": sizes.mle_epochs, "seconds": seconds["MLE"],
-             "generator tokens/s": sizes.mle_epochs * len(train) * config.max_len / seconds["MLE"], "rollouts/s": "-"}]
+             "generator tokens/s": sizes.mle_epochs * len(train) * config.max_len / seconds["MLE"], "rollouts/s": "-",
+             memory: _peak_mb(dev)}]
     for name, train_config in runs.items():
+        _reset_peak(dev)
         start = time.perf_counter()
         trainer = from_mle(train_config)
         if train_config.method == "seqgan":
@@ -82,7 +100,8 @@ def main() -> None:
         rollouts = steps * train_config.rollouts * (config.max_len - 1) * train_config.batch_size
         rows.append({"method": name, "steps": steps, "seconds": took,
                      "generator tokens/s": steps * train_config.batch_size * config.max_len / took,
-                     "rollouts/s": rollouts / took if train_config.method == "seqgan" else "-"})
+                     "rollouts/s": rollouts / took if train_config.method == "seqgan" else "-",
+                     memory: _peak_mb(dev)})
     for row in rows:
         last = [r for r in trainers[row["method"]].history if r["phase"] == "eval"][-1]
         row |= {"NLL_oracle": last["nll_oracle"], "NLL_test": last["nll_test"], "distinct-3": last["distinct-3"]}

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from heygen_lib.gan.evaluation import oracle_metrics, tempered_nll, temperature_sweep, text_metrics
-from heygen_lib.gan.generators import LSTMGenerator, LSTMGeneratorConfig
+from heygen_lib.gan.evaluation import oracle_metrics, temperature_sweep, text_metrics
+from heygen_lib.gan.generators import LSTMGenerator, LSTMGeneratorConfig, VAEGenerator, VAEGeneratorConfig
 from heygen_lib.gan.oracle import OracleConfig, build_oracle, nll_test, sample_oracle_data
 from heygen_lib.gan.text_data import Vocabulary
 
@@ -24,12 +24,26 @@ def test_encode_appends_eos_pads_and_cuts_and_decode_inverts_it():
     assert vocab.decode(ids) == ["your parcel is on", "<unk>"]
 
 
-def test_tempered_nll_at_temperature_one_is_the_models_nll():
+def test_nll_test_at_a_temperature_scores_the_sharpened_distribution():
     torch.manual_seed(0)
     g = LSTMGenerator(LSTMGeneratorConfig(vocab_size=30, max_len=6, embed_dim=8, hidden_dim=8))
     data = torch.randint(30, (50, 6))
-    assert tempered_nll(g, data, 1.0) == pytest.approx(nll_test(g, data), rel=1e-5)
-    assert tempered_nll(g, data, 0.01) > tempered_nll(g, data, 1.0)  # a sharpened model is surer and often wrong
+    assert nll_test(g, data, temperature=1.0) == pytest.approx(g.nll(data).mean().item(), rel=1e-5)
+    assert nll_test(g, data, temperature=0.01) > nll_test(g, data)  # a sharpened model is surer and often wrong
+
+
+def test_a_vae_is_scored_by_its_elbo_never_by_reconstructing_the_test_sequence():
+    vae = VAEGenerator(VAEGeneratorConfig(vocab_size=30, max_len=6, embed_dim=8, hidden_dim=8, latent_dim=4))
+    oracle = LSTMGenerator(LSTMGeneratorConfig(vocab_size=30, max_len=6, embed_dim=8, hidden_dim=8))
+    data = torch.randint(30, (50, 6))
+    metrics = oracle_metrics(oracle, data, n_samples=10)
+    torch.manual_seed(1)
+    scored = metrics(vae)["nll_test"]
+    torch.manual_seed(1)
+    vae.sample(10)  # the same random draws as the metrics' sampling, then the ELBO
+    with torch.no_grad():
+        elbo = vae.eval().nll(data).mean().item()
+    assert scored == pytest.approx(elbo, rel=1e-5)
 
 
 def test_lower_temperature_improves_quality_and_hurts_coverage_on_the_oracle():

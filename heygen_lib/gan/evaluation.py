@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import torch
-import torch.nn.functional as F
 
 from heygen_lib.gan.generators import TextGenerator, eval_mode
-from heygen_lib.gan.oracle import nll_oracle
+from heygen_lib.gan.oracle import nll_oracle, nll_test
 from heygen_lib.gan.text_data import Vocabulary
 from heygen_lib.metrics import bleu_vs_set, distinct_n, self_bleu
 from heygen_lib.text import word_tokens
@@ -22,17 +21,6 @@ Metrics = Callable[[TextGenerator], dict[str, float]]
 
 
 @torch.no_grad()
-def tempered_nll(generator: TextGenerator, tokens: torch.Tensor, temperature: float = 1.0, batch_size: int = 1000) -> float:
-    """Mean per-token NLL of `tokens` under the generator's distribution at `temperature` (softmax(logits / T))."""
-    total = 0.0
-    with eval_mode(generator):
-        for chunk in tokens.split(batch_size):
-            chunk = chunk.to(generator.device)
-            logits = generator(chunk).float() / temperature
-            total += F.cross_entropy(logits.transpose(1, 2), chunk, reduction="none").mean(dim=1).double().sum().item()
-    return total / len(tokens)
-
-
 def distinct_token_ngrams(samples: torch.Tensor, n: int) -> float:
     """Distinct n-grams of token ids / all n-grams, over sequences [N, T] (n-grams never cross sequences)."""
     grams = samples.unfold(1, n, 1).reshape(-1, n)
@@ -48,7 +36,7 @@ def oracle_metrics(oracle: TextGenerator, test_data: torch.Tensor, n_samples: in
         samples = generator.sample(n_samples, temperature=temperature)
         return {
             "nll_oracle": nll_oracle(oracle, samples),
-            "nll_test": tempered_nll(generator, test_data, temperature),
+            "nll_test": nll_test(generator, test_data, temperature=temperature),
             "distinct-3": distinct_token_ngrams(samples, 3),
         }
 

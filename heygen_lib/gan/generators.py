@@ -149,10 +149,10 @@ class TextGenerator(nn.Module):
 
     # -- the interface ----------------------------------------------------------------------------------------------
 
-    def nll(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Mean per-token negative log-likelihood (nats) of each sequence: [B]."""
-        logits = self(tokens)  # [B, T, V]
-        return F.cross_entropy(logits.float().transpose(1, 2), tokens, reduction="none").mean(dim=1)
+    def nll(self, tokens: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+        """Mean per-token negative log-likelihood (nats) of each sequence under softmax(logits / temperature): [B]."""
+        logits = self(tokens).float() / temperature  # [B, T, V]
+        return F.cross_entropy(logits.transpose(1, 2), tokens, reduction="none").mean(dim=1)
 
     @torch.no_grad()
     def sample(self, n: int, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -583,12 +583,13 @@ class VAEGenerator(TextGenerator):
 
     # -- objective ---------------------------------------------------------------------------------------------------
 
-    def _elbo_terms(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per sequence: reconstruction -log p(x|z) summed over tokens, and KL(q(z|x) || N(0, I)); each [B]."""
+    def _elbo_terms(self, tokens: torch.Tensor, temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per sequence: reconstruction -log p(x|z) summed over tokens (decoder softmax at `temperature`), and
+        KL(q(z|x) || N(0, I)); each [B]."""
         mu, logvar = self.encode(tokens)
         z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()  # reparameterisation: gradients reach mu, logvar
-        logits = self(tokens, z=z)
-        recon = F.cross_entropy(logits.float().transpose(1, 2), tokens, reduction="none").sum(dim=1)
+        logits = self(tokens, z=z).float() / temperature
+        recon = F.cross_entropy(logits.transpose(1, 2), tokens, reduction="none").sum(dim=1)
         kl = 0.5 * (mu.float().pow(2) + logvar.float().exp() - 1.0 - logvar.float()).sum(dim=1)
         return recon, kl
 
@@ -602,7 +603,8 @@ class VAEGenerator(TextGenerator):
         T = tokens.size(1)
         return recon.mean() / T, kl_weight * kl.mean() / T
 
-    def nll(self, tokens: torch.Tensor) -> torch.Tensor:
-        """The negative ELBO per token of each sequence, [B]: a (one-sample) upper bound on its NLL."""
-        recon, kl = self._elbo_terms(tokens)
+    def nll(self, tokens: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+        """The negative ELBO per token of each sequence, [B]: a (one-sample) upper bound on its NLL. Never the
+        reconstruction alone: decoding from the posterior of the very sequence being scored would leak it."""
+        recon, kl = self._elbo_terms(tokens, temperature)
         return (recon + kl) / tokens.size(1)

@@ -212,11 +212,11 @@ def oracle_benchmark(
 
 
 @torch.no_grad()
-def _mean_nll(model: TextGenerator, tokens: torch.Tensor, batch_size: int) -> float:
+def _mean_nll(model: TextGenerator, tokens: torch.Tensor, batch_size: int, temperature: float = 1.0) -> float:
     total = 0.0
     with eval_mode(model):
         for chunk in tokens.split(batch_size):
-            total += model.nll(chunk.to(model.device)).double().sum().item()
+            total += model.nll(chunk.to(model.device), temperature).double().sum().item()
     return total / tokens.size(0)
 
 
@@ -225,10 +225,10 @@ def nll_oracle(oracle: TextGenerator, samples: torch.Tensor, batch_size: int = 1
     return _mean_nll(oracle, samples, batch_size)
 
 
-def nll_test(generator: TextGenerator, test_data: torch.Tensor, batch_size: int = 1000) -> float:
-    """Coverage: the generator's mean per-token NLL of held-out oracle data [N, T]. For a `VAEGenerator` this is
-    its ELBO bound, an upper bound on the NLL, not the NLL itself."""
-    return _mean_nll(generator, test_data, batch_size)
+def nll_test(generator: TextGenerator, test_data: torch.Tensor, batch_size: int = 1000, temperature: float = 1.0) -> float:
+    """Coverage: the generator's mean per-token NLL of held-out oracle data [N, T], sampling softmax at
+    `temperature`. For a `VAEGenerator` this is its ELBO bound, an upper bound on the NLL, not the NLL itself."""
+    return _mean_nll(generator, test_data, batch_size, temperature)
 
 
 def oracle_floor(oracle: TextGenerator, test_data: torch.Tensor, batch_size: int = 1000) -> float:
