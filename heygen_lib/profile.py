@@ -54,13 +54,14 @@ class GanSizes:
 class DialogueGanSizes:
     """Sizes for the dialogue GAN (notebook 04): a conditional generator of responses and a pair discriminator."""
 
-    vocab: int = 4000  # word vocabulary of contexts and responses
-    context_len: int = 48  # words of context the generator and discriminator see (the most recent ones)
-    response_len: int = 24  # longest response in words
-    hidden: int = 256  # LSTM width of generator and discriminator
-    mle_epochs: int = 40
-    d_pretrain_steps: int = 300
-    adversarial_steps: int = 400
+    vocab: int = 4000  # word vocabulary of contexts and responses (the support set has about 3,000 words)
+    context_len: int = 64  # words of context the generator and discriminator see (the most recent ones)
+    response_len: int = 48  # longest response in tokens, <eos> included (support answers: median 36 words)
+    hidden: int = 256  # generator LSTM width and embedding size
+    mle_epochs: int = 40  # upper bound: early stopping on dev NLL usually stops far sooner
+    mle_patience: int = 3  # epochs without a better dev NLL before MLE stops
+    d_pretrain_steps: int = 500
+    adversarial_steps: int = 1000
     candidates: int = 2000  # pairs generated for the synthetic export
     keep: int = 500  # best-scoring pairs that go to review
 
@@ -71,9 +72,10 @@ class NlgSizes:
 
     model: str | None = "distilgpt2"  # hub name or folder; None builds a tiny offline GPT-2 (`tiny_models`)
     max_length: int = 256  # tokens per (context, response) row; the oldest context is cut first
-    epochs: int = 5  # upper bound: early stopping on dev loss usually stops sooner
+    epochs: float = 5  # upper bound: early stopping on dev loss usually stops sooner
     batch_size: int = 16
     learning_rate: float = 5e-5
+    ablation_epochs: float = 3  # each ablation run's budget: the optimizer steps of this many passes over real data
     ablation_seeds: tuple[int, ...] = (0, 1, 2)
     eval_contexts: int | None = None  # test contexts to generate responses for; None: all of them
     max_new_tokens: int = 48
@@ -98,10 +100,11 @@ PROFILES = {
         augment=AugmentSizes(pairs=120),
         gan=GanSizes(mle_epochs=12, d_pretrain_steps=10, adversarial_steps=12, gumbel_steps=24, rollouts=4,
                      eval_samples=500, eval_every=4, text_vocab=1000, text_max_len=16, text_mle_epochs=8),
-        dialogue_gan=DialogueGanSizes(vocab=1000, context_len=24, response_len=16, hidden=64, mle_epochs=3,
-                                      d_pretrain_steps=10, adversarial_steps=10, candidates=80, keep=30),
-        nlg=NlgSizes(model=None, max_length=192, epochs=2, batch_size=16, learning_rate=2e-3, ablation_seeds=(0,),
-                     eval_contexts=40, max_new_tokens=24),
+        dialogue_gan=DialogueGanSizes(vocab=1000, context_len=32, response_len=20, hidden=128, mle_epochs=8,
+                                      mle_patience=2, d_pretrain_steps=100, adversarial_steps=40, candidates=160,
+                                      keep=40),
+        nlg=NlgSizes(model=None, max_length=192, epochs=2, batch_size=16, learning_rate=1e-2, ablation_epochs=1,
+                     ablation_seeds=(0,), eval_contexts=40, max_new_tokens=24),
     ),
     "full": Profile(
         "full",
