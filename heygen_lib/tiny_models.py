@@ -108,7 +108,7 @@ def tiny_translation_pair(
 
 @dataclass
 class TinyCausalLMConfig:
-    """The shape of a stand-in GPT-2: about 0.4M parameters instead of distilgpt2's 82M."""
+    """The shape of a stand-in GPT-2: about 0.25M parameters instead of distilgpt2's 82M."""
 
     vocab_size: int = 2000  # BPE vocabulary target; GPT-2's is 50,257
     d_model: int = 64  # distilgpt2: 768
@@ -116,6 +116,8 @@ class TinyCausalLMConfig:
     heads: int = 4  # must divide d_model; distilgpt2: 12
     max_positions: int = 256  # distilgpt2: 1024
     dropout: float = 0.1  # as GPT-2 (residual, embedding and attention dropout)
+    # GPT-2's tanh approximation of GELU; distilgpt2 names it "gelu_new", which computes the same in several ops
+    activation: str = "gelu_pytorch_tanh"
 
 
 def build_tiny_causal_lm(
@@ -148,6 +150,7 @@ def build_tiny_causal_lm(
     gpt2 = GPT2Config(
         vocab_size=len(tokenizer), n_positions=config.max_positions, n_embd=config.d_model, n_layer=config.layers,
         n_head=config.heads, resid_pdrop=config.dropout, embd_pdrop=config.dropout, attn_pdrop=config.dropout,
+        activation_function=config.activation,
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
     )
     with torch.random.fork_rng(devices=[]):

@@ -1,0 +1,91 @@
+"""Chat with a fine-tuned model in a terminal: ``python -m heygen_lib.chat --model artifacts/nlg/model``.
+
+Type a message and press Enter. Commands: ``/good`` and ``/bad`` rate the last reply, ``/fix TEXT`` saves a better
+reply for it (all three go to the feedback store), ``/reset`` starts over, ``/help`` lists them, ``/quit`` ends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from heygen_lib.chat.chatbot import load_chatbot
+from heygen_lib.chat.decoding import STRATEGIES, DecodingConfig
+from heygen_lib.chat.feedback import FeedbackStore, feedback_path
+
+HELP = "/good, /bad: rate the last reply · /fix TEXT: save a better reply · /reset · /help · /quit"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    d = DecodingConfig()
+    parser = argparse.ArgumentParser(prog="python -m heygen_lib.chat", description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=None,
+                        help="folder of a fine-tuned model (default: the one notebook 05 saves, artifacts/nlg/model)")
+    parser.add_argument("--feedback", type=Path, default=None, help=f"feedback store (default: {feedback_path()})")
+    parser.add_argument("--strategy", choices=STRATEGIES, default=d.strategy)
+    parser.add_argument("--temperature", type=float, default=d.temperature)
+    parser.add_argument("--top-k", type=int, default=d.top_k)
+    parser.add_argument("--top-p", type=float, default=d.top_p)
+    parser.add_argument("--repetition-penalty", type=float, default=d.repetition_penalty)
+    parser.add_argument("--num-beams", type=int, default=d.num_beams)
+    parser.add_argument("--max-new-tokens", type=int, default=d.max_new_tokens)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
+    """Run the chat loop until /quit or the end of input; returns the exit status."""
+    stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
+    args = parse_args(argv)
+    if args.model is None:
+        from heygen_lib.nlg.finetune import model_dir
+
+        args.model = model_dir()
+    try:
+        decoding = DecodingConfig(args.strategy, args.temperature, args.top_k, args.top_p, args.repetition_penalty,
+                                  args.num_beams, args.max_new_tokens)
+        bot = load_chatbot(args.model, decoding)
+    except (ValueError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    store = FeedbackStore(args.feedback)
+
+    def say(text: str = "", end: str = "\n") -> None:
+        stdout.write(text + end)
+        stdout.flush()
+
+    say(f"model {args.model} · {decoding.describe()} · feedback to {store.path}\n{HELP}")
+    for line in stdin:
+        message = line.rstrip("\n")
+        command, _, rest = message.strip().partition(" ")
+        try:
+            if command == "/quit":
+                break
+            elif command == "/help":
+                say(HELP)
+            elif command == "/reset":
+                bot.reset()
+                say("(new conversation)")
+            elif command in ("/good", "/bad"):
+                store.rate(bot, command[1:], model=str(args.model))
+                say(f"(saved: last reply rated {command[1:]})")
+            elif command == "/fix":
+                store.correct(bot, rest, model=str(args.model))
+                say("(saved: correction for the last reply)")
+            else:
+                pieces = bot.stream(message)
+                say(f"{bot.bot}: {next(pieces, '')}", end="")  # bad input raises before anything is printed
+                for piece in pieces:
+                    say(piece, end="")
+                reply = bot.last_reply
+                say(f"\n  ({'; '.join([reply.stats, *reply.notes])})")
+        except IndexError:
+            say("(no reply to give feedback on yet)")
+        except ValueError as err:
+            say(f"({err})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,255 @@
+"""A chatbot around a fine-tuned causal LM: history, context window, decoding, streaming, safe input.
+
+Each message goes through four steps:
+
+1. **clean**: an empty or whitespace-only message is refused (``ValueError``); control characters other than newline
+   and tab are removed; a paste longer than `max_message_chars` keeps its last characters. The reply notes each.
+2. **prompt**: the history plus the new message, rendered by `DialogueFormat.prompt` exactly as in training. The
+   format escapes text shaped like its special tokens, so a message containing ``<|response|>`` stays text.
+3. **fit**: the prompt and `max_new_tokens` must fit the model's context window. The oldest whole turns go first;
+   if the new message alone is still too long, its oldest *tokens* go (cut between token ids, the same rule the
+   training rows use), and the ``<|response|>`` marker always stays.
+4. **generate** and **commit**: the user turn enters the history only together with the bot's reply, so a failed
+   generation leaves the history as it was.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import unicodedata
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+from transformers import TextIteratorStreamer
+
+from heygen_lib.chat.decoding import DecodingConfig
+from heygen_lib.data.dialogue import Turn
+from heygen_lib.nlg.dialogue_format import DialogueFormat, escape
+from heygen_lib.nlg.finetune import load_model
+
+KEPT_CONTROLS = "\n\t"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the bot said, what it cost, and what was changed to make it possible."""
+
+    text: str
+    new_tokens: int  # tokens generated (the closing end token included)
+    seconds: float  # wall time of generation
+    tokens_per_s: float
+    truncated_turns: int = 0  # oldest history turns left out of the prompt to fit the context window
+    message_cut_tokens: int = 0  # oldest tokens of the new message left out (it did not fit on its own)
+    prompt_tokens: int = 0
+    notes: tuple[str, ...] = ()  # plain-language notes on what cleaning and fitting changed
+    decoding: DecodingConfig | None = None  # the settings that produced it
+
+    @property
+    def stats(self) -> str:
+        """Latency and speed in one line."""
+        return f"{self.seconds:.2f} s, {self.new_tokens} tokens, {self.tokens_per_s:.0f} tokens/s"
+
+
+@dataclass(frozen=True)
+class FittedPrompt:
+    """Prompt token ids that fit the window, and what had to go."""
+
+    ids: list[int]
+    dropped_turns: int
+    cut_tokens: int
+
+
+def clean_message(text: str, max_chars: int) -> tuple[str, list[str]]:
+    """The message without control characters (newline and tab stay), at most `max_chars` characters (its end is
+    kept), and notes on what changed. Raises ValueError for a message with nothing in it."""
+    if not isinstance(text, str):
+        raise TypeError(f"a message must be a string, got {type(text).__name__}")
+    notes = []
+    kept = strip_controls(text)
+    if len(kept) < len(text):
+        notes.append(f"removed {len(text) - len(kept)} control character(s)")
+    kept = kept.strip()
+    if not kept:
+        raise ValueError("empty message: type some text to send (whitespace and control characters alone don't count)")
+    if len(kept) > max_chars:
+        notes.append(f"long message: kept its last {max_chars:,} of {len(kept):,} characters")
+        kept = kept[-max_chars:].lstrip()
+    if escape(kept) != kept:
+        notes.append("text shaped like the dialogue format's special tokens ('<|') was escaped, so it stays text")
+    return kept, notes
+
+
+def fit_prompt(
+    tokenizer, history: Sequence[Turn], max_tokens: int, fmt: DialogueFormat = DialogueFormat()
+) -> FittedPrompt:
+    """The prompt for `history` in at most `max_tokens` token ids: oldest whole turns dropped first, then the oldest
+    tokens of the newest turn; the closing ``<|response|>`` marker always stays. Gives the same ids as
+    `heygen_lib.nlg.rows.prompt_ids` (what training saw), and says how much went."""
+    if max_tokens < 1:
+        raise ValueError(f"no room for a prompt: max_tokens is {max_tokens}")
+    start = 0
+    ids = _ids(tokenizer, fmt.prompt(history))
+    while len(ids) > max_tokens and start < len(history) - 1:
+        start += 1
+        ids = _ids(tokenizer, fmt.prompt(history[start:]))
+    cut = max(0, len(ids) - max_tokens)
+    return FittedPrompt(ids[cut:], start, cut)
+
+
+class Chatbot:
+    """Talk to a causal LM fine-tuned in the kit's dialogue format (notebook 05)."""
+
+    def __init__(self, model, tokenizer, decoding: DecodingConfig = DecodingConfig(),
+                 fmt: DialogueFormat = DialogueFormat(), user: str = "customer", bot: str = "agent",
+                 max_context_tokens: int | None = None, max_message_chars: int = 2000):
+        if fmt.response_token not in tokenizer.get_vocab():
+            raise ValueError(f"the tokenizer has no {fmt.response_token} token: this model was not fine-tuned in the "
+                             "kit's dialogue format (run notebook 05, or call add_format_tokens and fine-tune)")
+        self.model, self.tokenizer, self.fmt = model, tokenizer, fmt
+        self.user, self.bot = user, bot
+        window = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", None)
+        self.max_context_tokens = max_context_tokens or window
+        if not self.max_context_tokens:
+            raise ValueError("the model's config names no context window; pass max_context_tokens")
+        self.max_message_chars = max_message_chars
+        self.decoding = decoding
+        # The turn token also ends a reply: a model that starts a new turn has finished its own.
+        self._stop_ids = [tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids(fmt.turn_token)]
+        self._history: list[Turn] = []
+        self._replies: list[Reply] = []  # one per bot turn: history[2k + 1] is replies[k]
+        self.conversation_id = uuid.uuid4().hex[:12]
+
+    @property
+    def decoding(self) -> DecodingConfig:
+        return self._decoding
+
+    @decoding.setter
+    def decoding(self, value: DecodingConfig) -> None:
+        if value.max_new_tokens >= self.max_context_tokens:
+            raise ValueError(f"max_new_tokens ({value.max_new_tokens}) leaves no room for a prompt in the model's "
+                             f"context window of {self.max_context_tokens} tokens")
+        self._decoding = value
+
+    @property
+    def history(self) -> tuple[Turn, ...]:
+        """The conversation so far: user and bot turns, alternating, as cleaned and sent."""
+        return tuple(self._history)
+
+    @property
+    def last_reply(self) -> Reply | None:
+        """The latest `Reply` (None before the first)."""
+        return self._replies[-1] if self._replies else None
+
+    def reply_for(self, turn: int) -> Reply:
+        """The `Reply` behind the bot turn ``history[turn]``."""
+        if not (0 <= turn < len(self._history) and turn % 2 == 1):
+            raise IndexError(f"history[{turn}] is not a bot turn (bot turns: {list(range(1, len(self._history), 2))})")
+        return self._replies[turn // 2]
+
+    def reset(self) -> None:
+        """Forget the conversation and start a new one (with a new conversation id)."""
+        self._history.clear()
+        self._replies.clear()
+        self.conversation_id = uuid.uuid4().hex[:12]
+
+    def with_decoding(self, **changes) -> DecodingConfig:
+        """Set new decoding settings from the current ones (e.g. ``bot.with_decoding(temperature=1.0)``)."""
+        self.decoding = replace(self.decoding, **changes)
+        return self.decoding
+
+    def reply(self, message: str) -> Reply:
+        """Answer `message` and add both turns to the history."""
+        decoding = self.decoding
+        text, notes, prompt = self._prepare(message, decoding)
+        start = time.perf_counter()
+        output = self._generate(prompt.ids, decoding)
+        return self._commit(text, notes, prompt, output, time.perf_counter() - start, decoding)
+
+    def stream(self, message: str) -> Iterator[str]:
+        """Answer `message` piece by piece as tokens arrive; the turns enter the history when the stream ends
+        (`last_reply` then holds the whole `Reply`); a stream abandoned half-way adds nothing. Beam search can't
+        stream: it yields its reply in one piece."""
+        decoding = self.decoding
+        text, notes, prompt = self._prepare(message, decoding)
+        start = time.perf_counter()
+        if decoding.strategy == "beam":
+            output = self._generate(prompt.ids, decoding)
+            reply = self._commit(text, notes, prompt, output, time.perf_counter() - start, decoding)
+            yield reply.text
+            return
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        result: dict[str, object] = {}
+
+        def run() -> None:
+            try:
+                result["output"] = self._generate(prompt.ids, decoding, streamer)
+            except BaseException as err:  # handed to the caller's thread below
+                result["error"] = err
+                streamer.end()
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        for piece in streamer:
+            if piece:
+                yield strip_controls(piece)
+        thread.join()
+        if "error" in result:
+            raise result["error"]
+        self._commit(text, notes, prompt, result["output"], time.perf_counter() - start, decoding)
+
+    def _prepare(self, message: str, decoding: DecodingConfig) -> tuple[str, list[str], FittedPrompt]:
+        text, notes = clean_message(message, self.max_message_chars)
+        budget = self.max_context_tokens - decoding.max_new_tokens
+        prompt = fit_prompt(self.tokenizer, [*self._history, Turn(self.user, text)], budget, self.fmt)
+        if prompt.dropped_turns:
+            notes.append(f"left out the {prompt.dropped_turns} oldest turn(s) to fit the "
+                         f"{self.max_context_tokens}-token context window")
+        if prompt.cut_tokens:
+            notes.append(f"the message alone did not fit: left out its first {prompt.cut_tokens} tokens, kept the rest")
+        return text, notes, prompt
+
+    def _generate(self, prompt_ids: list[int], decoding: DecodingConfig, streamer=None) -> list[int]:
+        """The new token ids (end token included, padding removed)."""
+        self.model.eval()
+        ids = torch.tensor([prompt_ids], device=self.model.device)
+        output = self.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), streamer=streamer,
+                                     pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self._stop_ids,
+                                     **decoding.generate_kwargs())
+        return [t for t in output[0, len(prompt_ids):].tolist() if t != self.tokenizer.pad_token_id]
+
+    def _commit(self, text: str, notes: list[str], prompt: FittedPrompt, output: list[int], seconds: float,
+                decoding: DecodingConfig) -> Reply:
+        answer = strip_controls(self.tokenizer.decode(output, skip_special_tokens=True)).strip()
+        if not answer:
+            notes.append("the model wrote no text (only special tokens)")
+        reply = Reply(answer, len(output), seconds, len(output) / max(seconds, 1e-9), prompt.dropped_turns,
+                      prompt.cut_tokens, len(prompt.ids), tuple(notes), decoding)
+        self._history += [Turn(self.user, text), Turn(self.bot, answer)]
+        self._replies.append(reply)
+        return reply
+
+
+def load_chatbot(folder: str | Path, decoding: DecodingConfig = DecodingConfig(), device: torch.device | None = None,
+                 **kwargs) -> Chatbot:
+    """A `Chatbot` for the model and tokenizer saved in `folder` (e.g. by notebook 05), on `device` (default: the
+    GPU when there is one)."""
+    folder = Path(folder)
+    if not (folder / "config.json").is_file():
+        raise FileNotFoundError(f"{folder} holds no saved model (no config.json): run notebook 05 (fine-tuning), "
+                                "which fine-tunes the model and saves it there")
+    model, tokenizer = load_model(folder, device=device)
+    return Chatbot(model, tokenizer, decoding, **kwargs)
+
+
+def strip_controls(text: str) -> str:
+    """`text` without control characters, except newline and tab (a small model, too, can write any byte)."""
+    return "".join(c for c in text if c in KEPT_CONTROLS or unicodedata.category(c) != "Cc")
+
+
+def _ids(tokenizer, text: str) -> list[int]:
+    # verbose=False: no "longer than the maximum sequence length" warning; fit_prompt cuts the ids to fit.
+    return tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]

@@ -1,0 +1,25 @@
+"""Figures of notebook 06. Each function takes plain data and returns a matplotlib Figure; none draws to screen."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from matplotlib.figure import Figure
+
+from heygen_lib.chat.chatbot import Reply
+
+
+def latency_figure(replies: Sequence[Reply], labels: Sequence[str] | None = None) -> Figure:
+    """Per reply: seconds to generate (labelled with the tokens it wrote) and tokens per second."""
+    labels = list(labels) if labels is not None else [str(i + 1) for i in range(len(replies))]
+    if len(labels) != len(replies):
+        raise ValueError(f"{len(labels)} labels for {len(replies)} replies")
+    fig = Figure(figsize=(8, 3), layout="constrained")
+    latency, speed = fig.subplots(1, 2)
+    bars = latency.bar(labels, [r.seconds for r in replies], color="#4c72b0")
+    latency.bar_label(bars, [f"{r.new_tokens} tok" for r in replies], fontsize=8)
+    latency.set(xlabel="reply", ylabel="seconds", title="Latency per reply")
+    latency.margins(y=0.15)  # room for the labels above the bars
+    speed.bar(labels, [r.tokens_per_s for r in replies], color="#55a868")
+    speed.set(xlabel="reply", ylabel="tokens / s", title="Generation speed")
+    return fig

@@ -1,0 +1,147 @@
+"""Evaluating a dialogue model: perplexity of the real responses, generated responses, and metrics of those.
+
+**Perplexity** is ``exp(total NLL / total scored tokens)`` over the whole set: every response token and each
+response's closing end token, summed over all pairs, then divided once. (The mean of per-batch losses, which is
+what ``Trainer.evaluate`` reports, weighs a batch of short responses like one of long ones.) It is **subword-level**:
+per token of the model's own tokenizer, so two models compare only when they share a tokenizer, e.g. one model
+before and after fine-tuning, or the ablation's runs, never the tiny stand-in against distilgpt2.
+
+**Generation** pads prompts on the left, so that every prompt ends at the same position and the new tokens follow
+directly (a decoder-only model continues the last position; right padding would make it continue after pads). An
+encoder-decoder reads the prompt with its encoder and writes into a decoder of its own, so there the usual right
+padding is right.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+from heygen_lib.data.dialogue import Turn
+from heygen_lib.data.pairs import Pair
+from heygen_lib.metrics import corpus_bleu, distinct_n, self_bleu
+from heygen_lib.nlg.dialogue_format import DialogueFormat
+from heygen_lib.nlg.finetune import is_seq2seq
+from heygen_lib.nlg.rows import IGNORE, collator_for, encode_pairs, prompt_ids
+from heygen_lib.text import word_tokens
+
+
+@torch.inference_mode()
+def perplexity(
+    model, tokenizer, pairs: Sequence[Pair], max_length: int = 256, batch_size: int = 16,
+    fmt: DialogueFormat = DialogueFormat(),
+) -> float:
+    """Subword perplexity of the pairs' responses (with their end tokens) given their contexts; see the module
+    docstring. Rows are fitted to `max_length` tokens as in training (`rows.encode_pairs`)."""
+    if not pairs:
+        raise ValueError("perplexity needs at least one pair")
+    seq2seq = is_seq2seq(model)
+    rows, _ = encode_pairs(tokenizer, pairs, max_length, fmt, seq2seq)
+    collate = collator_for(tokenizer)
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    total_nll, total_tokens = 0.0, 0
+    order = sorted(range(len(rows)), key=lambda i: len(rows[i]["input_ids"]))  # similar lengths: little padding
+    for start in range(0, len(order), batch_size):
+        batch = collate([rows[i] for i in order[start : start + batch_size]])
+        batch = {k: v.to(device) for k, v in batch.items()}
+        if seq2seq:  # the decoder reads the labels shifted right: its position t predicts label t
+            logits = model(**batch).logits
+            targets = batch["labels"]
+        else:  # position t predicts token t + 1
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
+            targets = batch["labels"][:, 1:]
+        nll = torch.nn.functional.cross_entropy(
+            logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE, reduction="sum"
+        )
+        total_nll += nll.item()
+        total_tokens += int((targets != IGNORE).sum())
+    model.train(was_training)
+    return math.exp(total_nll / total_tokens)
+
+
+@torch.inference_mode()
+def generate_responses(
+    model, tokenizer, contexts: Sequence[Sequence[Turn]], max_new_tokens: int = 48, seed: int = 0,
+    batch_size: int = 16, max_length: int | None = None, fmt: DialogueFormat = DialogueFormat(), **generate_kwargs,
+) -> list[str]:
+    """One response per context (in order), ending at the model's end token or after `max_new_tokens`.
+
+    Greedy decoding unless `generate_kwargs` say otherwise (e.g. ``do_sample=True, top_p=0.9``); sampling is
+    seeded with `seed`, without touching the caller's random state. Prompts longer than `max_length` minus
+    `max_new_tokens` (default: the model's position limit; an encoder-decoder's prompt gets all `max_length`) lose
+    their oldest context first, as in training.
+    """
+    if max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
+    seq2seq = is_seq2seq(model)
+    limit = (max_length or getattr(model.config, "n_positions", None)
+             or getattr(model.config, "max_position_embeddings", None) or tokenizer.model_max_length)
+    room = limit if seq2seq else limit - max_new_tokens
+    if room < 1:
+        raise ValueError(f"max_new_tokens ({max_new_tokens}) leaves no room for a prompt in {limit} positions")
+    prompts = [prompt_ids(tokenizer, context, room, fmt) for context in contexts]
+    settings = {"do_sample": False, "num_beams": 1, "max_new_tokens": max_new_tokens,
+                "pad_token_id": tokenizer.pad_token_id, "eos_token_id": tokenizer.eos_token_id, **generate_kwargs}
+    if not settings["do_sample"]:  # no sampling knobs from the model's generation config: greedy means greedy
+        settings.update(temperature=None, top_p=None, top_k=None)
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    responses = []
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        for start in range(0, len(prompts), batch_size):
+            batch = prompts[start : start + batch_size]
+            width = max(len(p) for p in batch)
+            pads = [[tokenizer.pad_token_id] * (width - len(p)) for p in batch]
+            masks = [([0] * (width - len(p)), [1] * len(p)) for p in batch]
+            if seq2seq:  # right padding; the output starts with the decoder's start token
+                input_ids = torch.tensor([p + pad for p, pad in zip(batch, pads)], device=device)
+                attention_mask = torch.tensor([ones + zeros for zeros, ones in masks], device=device)
+            else:  # left padding; the output starts with the prompt
+                input_ids = torch.tensor([pad + p for p, pad in zip(batch, pads)], device=device)
+                attention_mask = torch.tensor([zeros + ones for zeros, ones in masks], device=device)
+            out = model.generate(input_ids=input_ids, attention_mask=attention_mask, **settings)
+            for row in out[:, 1 if seq2seq else width :].tolist():
+                if tokenizer.eos_token_id in row:
+                    row = row[: row.index(tokenizer.eos_token_id)]
+                responses.append(tokenizer.decode(row, skip_special_tokens=True).strip())
+    model.train(was_training)
+    return responses
+
+
+def response_metrics(generated: Sequence[str], references: Sequence[str], max_n: int = 4) -> dict[str, float | str]:
+    """Metrics of generated responses against the real ones (aligned, one reference each), from `heygen_lib.metrics`:
+    corpus BLEU-`max_n`, distinct-1/2, Self-BLEU-`max_n` (leave-one-out; high = repetitive) and the average length
+    in words. ``"BLEU signature"`` says how BLEU was computed: print it beside the numbers."""
+    if len(generated) != len(references):
+        raise ValueError(f"{len(generated)} generated responses but {len(references)} references")
+    bleu = corpus_bleu(generated, references, max_n=max_n)
+    return {
+        f"BLEU-{max_n}": bleu.score,
+        "distinct-1": distinct_n(generated, 1),
+        "distinct-2": distinct_n(generated, 2),
+        f"Self-BLEU-{max_n}": self_bleu(generated, max_n=max_n).score if len(generated) > 1 else float("nan"),
+        "avg words": sum(len(word_tokens(t)) for t in generated) / max(1, len(generated)),
+        "BLEU signature": bleu.signature,
+    }
+
+
+def evaluate_model(
+    model, tokenizer, dev: Sequence[Pair], test: Sequence[Pair], eval_contexts: int | None = None,
+    max_new_tokens: int = 48, max_length: int = 256, seed: int = 0, **generate_kwargs,
+) -> tuple[dict[str, float], list[str]]:
+    """Dev and test perplexity, and `response_metrics` of the responses generated for the first `eval_contexts`
+    test contexts (all when None) against the real ones; returns the numbers and the generated responses."""
+    shown = list(test)[:eval_contexts]
+    generated = generate_responses(model, tokenizer, [p.context for p in shown], max_new_tokens, seed=seed,
+                                   max_length=max_length, **generate_kwargs)
+    metrics = response_metrics(generated, [p.response.text for p in shown])
+    row = {"dev ppl": perplexity(model, tokenizer, dev, max_length),
+           "test ppl": perplexity(model, tokenizer, test, max_length),
+           **{k: v for k, v in metrics.items() if k != "BLEU signature"}}
+    return row, generated

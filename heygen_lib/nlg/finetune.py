@@ -1,0 +1,398 @@
+"""Fine-tuning a language model on (context, response) pairs with `transformers`' Trainer.
+
+Fine-tuning continues the training of a model that already knows the language, on a small set of examples of the
+one task we want: here, given a conversation so far, write the support agent's next message. The loss is on the
+response only (`rows`); the dev loss decides when to stop and which checkpoint to keep.
+
+Causal LMs (GPT-2 family) are the default; encoder-decoder models (T5, BART) work through the same calls, the
+context going to the encoder (`rows`). Everything that differs between transformers versions (argument names that
+were renamed, values whose meaning changed) is handled in `training_arguments` and `_trainer`, nowhere else.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import logging
+import math
+import shutil
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from transformers.utils import logging as hf_logging
+from transformers import (AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer,
+                          EarlyStoppingCallback, PrinterCallback, Trainer, TrainerCallback, TrainingArguments)
+
+from heygen_lib.data.pairs import Pair
+from heygen_lib.nlg.dialogue_format import DialogueFormat, add_format_tokens
+from heygen_lib.nlg.rows import RowReport, collator_for, encode_pairs
+from heygen_lib.paths import artifacts_dir
+from heygen_lib.profile import device as default_device
+from heygen_lib.tiny_models import TinyCausalLMConfig, build_tiny_causal_lm
+
+FREEZE_STRATEGIES = ("none", "top-k", "head")
+OPTIMIZERS = {"adamw": "adamw_torch", "sgd": "sgd"}  # our name -> Trainer's `optim`
+PRECISIONS = ("auto", "no", "fp16", "bf16")
+
+
+def model_dir() -> Path:
+    """Where notebook 05 saves the fine-tuned model and tokenizer, and notebook 06 loads them from."""
+    return artifacts_dir() / "nlg" / "model"
+
+
+def tiny_base_dir() -> Path:
+    """Where the tiny offline GPT-2 (the smoke profile's stand-in for distilgpt2) is built."""
+    return artifacts_dir() / "nlg" / "tiny-base"
+
+
+@dataclass
+class FineTuneConfig:
+    """Hyperparameters of one fine-tuning run. The defaults are the usual starting point for a GPT-2-sized model."""
+
+    optimizer: str = "adamw"  # "adamw" (Adam, decoupled weight decay) | "sgd" (plain, no momentum: wants a higher lr)
+    learning_rate: float = 5e-5  # peak rate, reached after warm-up; a tiny model trained from scratch wants ~1e-2
+    warmup_ratio: float = 0.1  # share of the optimizer steps spent raising the rate linearly from 0 to its peak
+    lr_scheduler: str = "linear"  # after warm-up: "linear" decay to 0, "cosine", or "constant"
+    batch_size: int = 16  # rows per forward pass (per device)
+    gradient_accumulation: int = 1  # forward passes per optimizer step: the effective batch is batch_size x this
+    epochs: float = 3.0  # passes over the training rows; an upper bound, early stopping may end sooner
+    max_steps: int | None = None  # optimizer steps; when set it replaces `epochs` (the ablation's equal budget)
+    weight_decay: float = 0.01  # decoupled decay of the weight matrices (Trainer exempts biases and norms)
+    dropout: float | None = None  # None keeps the model's own (GPT-2: 0.1); a number sets every dropout layer
+    early_stopping_patience: int = 3  # dev evaluations without a better dev loss before stopping; 0: never stop early
+    evals_per_epoch: int = 4  # dev-loss evaluations per epoch; each also saves a checkpoint to pick the best from
+    # Which parameters train. "none": all of them. "top-k": the top `top_k` transformer blocks (of the decoder, in
+    # an encoder-decoder), the final layer norm and the LM head. "head": the LM head only. GPT-2 ties its LM head to
+    # the input token embedding (one matrix), so training the head also changes the embedding of every input token,
+    # in "top-k" and "head" alike.
+    freeze: str = "none"
+    top_k: int = 2  # blocks trained when freeze == "top-k" (distilgpt2 has 6)
+    max_length: int = 256  # tokens per row; longer pairs lose their oldest context first (`rows`)
+    seed: int = 0  # data order and dropout (Trainer seeds python, numpy and torch with it)
+    mixed_precision: str = "auto"  # "auto": bf16 on GPUs that have it, else fp16; "no", "fp16", "bf16"; CPU: fp32
+    gradient_checkpointing: bool = False  # recompute activations during backward: less memory, more time
+    group_by_length: bool = True  # batch rows of similar length: less padding, slightly less random batches
+    logging_steps: int = 5  # optimizer steps between training-loss records
+    report_to: str = "none"  # "none" or "tensorboard" (event files under output_dir/runs); never a surprise wandb
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {self.optimizer!r}")
+        if self.freeze not in FREEZE_STRATEGIES:
+            raise ValueError(f"freeze must be one of {FREEZE_STRATEGIES}, got {self.freeze!r}")
+        if self.mixed_precision not in PRECISIONS:
+            raise ValueError(f"mixed_precision must be one of {PRECISIONS}, got {self.mixed_precision!r}")
+        if self.report_to not in ("none", "tensorboard"):
+            raise ValueError(f"report_to must be 'none' or 'tensorboard', got {self.report_to!r}")
+        for name in ("batch_size", "gradient_accumulation", "evals_per_epoch", "logging_steps", "top_k"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.max_steps is None and self.epochs <= 0:
+            raise ValueError(f"epochs must be positive, got {self.epochs}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError(f"max_steps must be at least 1 (or None to use epochs), got {self.max_steps}")
+        if not 0 <= self.warmup_ratio < 1:
+            raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        if self.dropout is not None and not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1) or None, got {self.dropout}")
+
+
+@dataclass
+class FineTuneResult:
+    """What a run did: its loss records, the best dev loss, and how far it went."""
+
+    history: list[dict] = field(repr=False)  # {"phase": "train"|"dev", "step", "epoch", "loss"(, "lr")} per record
+    best_dev_loss: float  # mean per-batch dev loss of the kept checkpoint (perplexity: `evaluate.perplexity`)
+    best_step: int  # optimizer step of the kept checkpoint (compare its loss with the step-0 record: before)
+    steps: int  # optimizer steps taken
+    planned_steps: int  # steps the budget allowed
+    stopped_early: bool
+    train_rows: RowReport
+    dev_rows: RowReport
+    trainable_parameters: int
+    seconds: float
+
+
+@contextmanager
+def quiet_file_progress() -> Iterator[None]:
+    """Silence transformers' per-file bars ("Loading weights", "Writing model shards"): a fine-tuning run saves a
+    checkpoint at every evaluation and a notebook would fill with them. Trainer's own progress bar is not affected."""
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
+def tokenizer_texts(pairs: Sequence[Pair]) -> list[str]:
+    """Every distinct turn of the pairs as ``"speaker: text"``: what a tiny model's tokenizer is trained on."""
+    turns = (t for p in pairs for t in (*p.context, p.response))
+    return list(dict.fromkeys(f"{t.speaker}: {t.text}" for t in turns))
+
+
+def load_model(
+    name_or_folder: str | Path | None, train_texts: Sequence[str] | None = None, seed: int = 0,
+    tiny_config: TinyCausalLMConfig | None = None, device: str | torch.device | None = None,
+):
+    """(model, tokenizer) from a hub name or a folder, with the dialogue format's tokens added: a causal LM, or an
+    encoder-decoder (``AutoModelForSeq2SeqLM``) when the config says it is one (T5, BART).
+
+    None builds the tiny offline GPT-2 (`build_tiny_causal_lm`, tokenizer trained on `train_texts`, e.g.
+    `tokenizer_texts(train_pairs)`) under `tiny_base_dir()` and loads it through the same ``from_pretrained`` path.
+    The model goes to `device` (default: the GPU when there is one).
+    """
+    if name_or_folder is None:
+        if not train_texts:
+            raise ValueError("building the tiny offline model needs train_texts to train its tokenizer on")
+        name_or_folder = build_tiny_causal_lm(train_texts, tiny_base_dir(), tiny_config, seed=seed)
+    tokenizer = AutoTokenizer.from_pretrained(name_or_folder)
+    with quiet_file_progress():
+        if AutoConfig.from_pretrained(name_or_folder).is_encoder_decoder:
+            model = AutoModelForSeq2SeqLM.from_pretrained(name_or_folder)
+        else:
+            model = AutoModelForCausalLM.from_pretrained(name_or_folder)
+    if not model.config.is_encoder_decoder:
+        model.loss_type = "ForCausalLM"  # what transformers 5 uses anyway, after warning that GPT-2 leaves it unset
+    add_format_tokens(tokenizer, model)
+    return model.to(device or default_device()), tokenizer
+
+
+def save_model(model, tokenizer, folder: str | Path) -> Path:
+    """Save model and tokenizer where ``from_pretrained(folder)`` (and `load_model(folder)`) reads them back."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with quiet_file_progress():
+        model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def set_dropout(model: torch.nn.Module, p: float) -> None:
+    """Set every dropout layer's probability to `p`, and the config's dropout fields so a saved model keeps it."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = p
+    for name in ("resid_pdrop", "embd_pdrop", "attn_pdrop", "dropout", "dropout_rate", "attention_dropout",
+                 "activation_dropout", "hidden_dropout"):
+        if isinstance(getattr(model.config, name, None), float):
+            setattr(model.config, name, p)
+
+
+def is_seq2seq(model: torch.nn.Module) -> bool:
+    """Whether `model` is an encoder-decoder (T5, BART, Marian) rather than a causal LM."""
+    return bool(getattr(model.config, "is_encoder_decoder", False))
+
+
+def _stack(model: torch.nn.Module) -> torch.nn.Module:
+    """The module holding the blocks that write the output: the decoder of an encoder-decoder, else the base."""
+    return model.get_decoder() if is_seq2seq(model) else model.base_model
+
+
+def transformer_blocks(model: torch.nn.Module) -> torch.nn.ModuleList:
+    """The model's stack of transformer blocks (GPT-2: ``transformer.h``; Llama-style: ``model.layers``; an
+    encoder-decoder's decoder: ``block`` in T5, ``layers`` in BART and Marian)."""
+    stack = _stack(model)
+    for name in ("h", "layers", "blocks", "block"):
+        blocks = getattr(stack, name, None)
+        if isinstance(blocks, torch.nn.ModuleList):
+            return blocks
+    raise ValueError(f"cannot find the transformer blocks of {type(model).__name__}; freeze='none' still works")
+
+
+def freeze_layers(model: torch.nn.Module, strategy: str, top_k: int = 2) -> int:
+    """Make only the parameters `strategy` trains require gradients (see `FineTuneConfig.freeze`); returns their
+    number. Frozen parameters get no gradient, so the optimizer never changes them."""
+    if strategy not in FREEZE_STRATEGIES:
+        raise ValueError(f"freeze must be one of {FREEZE_STRATEGIES}, got {strategy!r}")
+    train_all = strategy == "none"
+    for parameter in model.parameters():
+        parameter.requires_grad_(train_all)
+    if not train_all:
+        trained = [model.get_output_embeddings()]
+        if strategy == "top-k":
+            blocks = transformer_blocks(model)
+            if not 1 <= top_k <= len(blocks):
+                raise ValueError(f"top_k must be between 1 and {len(blocks)} (the model's blocks), got {top_k}")
+            trained += list(blocks[-top_k:])
+            trained += [m for name in ("ln_f", "norm", "final_layer_norm", "layer_norm")
+                        if isinstance(m := getattr(_stack(model), name, None), torch.nn.Module)]
+        for module in trained:
+            for parameter in module.parameters():
+                parameter.requires_grad_(True)
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def training_arguments(**kwargs) -> TrainingArguments:
+    """`TrainingArguments` from this kit's names, translated to what the installed transformers accepts:
+
+    - ``eval_strategy`` was ``evaluation_strategy`` before 4.41;
+    - ``warmup_ratio`` became ``warmup_steps`` given as a float below 1 in 5.x;
+    - ``group_by_length=True`` became ``train_sampling_strategy="group_by_length"`` in 5.x;
+    - ``gradient_checkpointing`` became ``activation_checkpointing`` in 5.x (the old name is a deprecated alias);
+    - ``eval_on_start`` does not exist before 4.41: it is left out there (`fine_tune` then evaluates by hand).
+    """
+    accepted = inspect.signature(TrainingArguments.__init__).parameters
+    renames = {"eval_strategy": "evaluation_strategy", "gradient_checkpointing": "activation_checkpointing"}
+    for new, old in renames.items():
+        if new in kwargs and new not in accepted:
+            kwargs[old] = kwargs.pop(new)
+    if "gradient_checkpointing" in kwargs and "activation_checkpointing" in accepted:
+        kwargs["activation_checkpointing"] = kwargs.pop("gradient_checkpointing")
+    if "warmup_ratio" in kwargs and "warmup_ratio" not in accepted:
+        kwargs["warmup_steps"] = float(kwargs.pop("warmup_ratio"))
+    if "eval_on_start" not in accepted:
+        kwargs.pop("eval_on_start", None)
+    if "group_by_length" in kwargs and "group_by_length" not in accepted:
+        kwargs["train_sampling_strategy"] = "group_by_length" if kwargs.pop("group_by_length") else "random"
+    return TrainingArguments(**kwargs)
+
+
+def _trainer(model, tokenizer, **kwargs) -> Trainer:
+    """A Trainer; the tokenizer is ``processing_class`` since 4.46 (``tokenizer`` before)."""
+    accepted = inspect.signature(Trainer.__init__).parameters
+    key = "processing_class" if "processing_class" in accepted else "tokenizer"
+    return Trainer(model=model, **{key: tokenizer}, **kwargs)
+
+
+def precision_flags(choice: str) -> dict[str, bool]:
+    """``fp16``/``bf16`` arguments for a mixed-precision choice; on a CPU always full precision (fp32)."""
+    if choice not in PRECISIONS:
+        raise ValueError(f"mixed_precision must be one of {PRECISIONS}, got {choice!r}")
+    if not torch.cuda.is_available() or choice == "no":
+        return {}
+    bf16 = choice == "bf16" or (choice == "auto" and torch.cuda.is_bf16_supported())
+    return {"bf16": True} if bf16 else {"fp16": True}
+
+
+def steps_per_epoch(train_rows: int, config: FineTuneConfig) -> int:
+    """Optimizer steps in one pass over `train_rows` rows."""
+    return max(1, math.ceil(math.ceil(train_rows / config.batch_size) / config.gradient_accumulation))
+
+
+def planned_steps(train_rows: int, config: FineTuneConfig) -> int:
+    """Optimizer steps the config allows for `train_rows` rows: `max_steps`, or `epochs` worth of steps."""
+    if config.max_steps is not None:
+        return config.max_steps
+    return max(1, math.ceil(steps_per_epoch(train_rows, config) * config.epochs))
+
+
+class _Records(TrainerCallback):
+    """Turns the Trainer's log calls into history records and hands each to the sinks (e.g. a `LivePlot`)."""
+
+    def __init__(self, sinks: Sequence[Callable[[dict], None]]):
+        self.sinks, self.history = list(sinks), []
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        logs = logs or {}
+        base = {"step": state.global_step, "epoch": round(state.epoch or 0.0, 3)}
+        if "loss" in logs:
+            record = {"phase": "train", **base, "loss": float(logs["loss"]), "lr": float(logs.get("learning_rate", 0))}
+        elif "eval_loss" in logs:
+            record = {"phase": "dev", **base, "loss": float(logs["eval_loss"])}
+        else:
+            return  # the end-of-training summary repeats what the records already hold
+        self.history.append(record)
+        for sink in self.sinks:
+            sink(record)
+
+
+class _KnownNotices(logging.Filter):
+    """Drops two Trainer warnings that need no action here: that tied weights (GPT-2's LM head is its input
+    embedding) are missing from the best checkpoint, where they are stored once and loading restores all their
+    names; and that checkpoints saved less than a second apart are ordered by step number, not file time."""
+
+    MISSING = "There were missing keys in the checkpoint model loaded: "
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        owners: dict[int, list[str]] = {}
+        for name, parameter in model.named_parameters(remove_duplicate=False):
+            owners.setdefault(id(parameter), []).append(name)
+        self.tied = {name for names in owners.values() if len(names) > 1 for name in names}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message.startswith(self.MISSING):
+            try:
+                missing = set(ast.literal_eval(message[len(self.MISSING) :].rstrip(".")))
+            except (ValueError, SyntaxError):
+                return True
+            return not missing <= self.tied
+        return "mtime may not be reliable" not in message
+
+
+def fine_tune(
+    model, tokenizer, train: Sequence[Pair], dev: Sequence[Pair], config: FineTuneConfig, output_dir: str | Path,
+    callbacks: Sequence = (), progress: bool = True, fmt: DialogueFormat = DialogueFormat(),
+) -> FineTuneResult:
+    """Fine-tune `model` in place on `train`, evaluating the dev loss `evals_per_epoch` times per epoch; stop after
+    `early_stopping_patience` evaluations without improvement and keep the weights of the best dev loss.
+
+    `callbacks`: functions called with every loss record (a `LivePlot`), or `TrainerCallback`s for the Trainer.
+    `output_dir` receives checkpoints while training (removed at the end: only the best weights, loaded back into
+    `model`, matter) and TensorBoard event files when ``report_to="tensorboard"``.
+    """
+    if not train or not dev:
+        raise ValueError(f"fine-tuning needs training and dev pairs, got {len(train)} and {len(dev)}")
+    output_dir = Path(output_dir)
+    started = time.perf_counter()
+    if config.dropout is not None:
+        set_dropout(model, config.dropout)
+    trainable = freeze_layers(model, config.freeze, config.top_k)
+    train_rows, train_report = encode_pairs(tokenizer, train, config.max_length, fmt, is_seq2seq(model))
+    dev_rows, dev_report = encode_pairs(tokenizer, dev, config.max_length, fmt, is_seq2seq(model))
+    total = planned_steps(len(train_rows), config)
+    every = min(total, max(1, steps_per_epoch(len(train_rows), config) // config.evals_per_epoch))
+    args = training_arguments(
+        output_dir=str(output_dir), seed=config.seed, data_seed=config.seed,
+        optim=OPTIMIZERS[config.optimizer], learning_rate=config.learning_rate, weight_decay=config.weight_decay,
+        lr_scheduler_type=config.lr_scheduler, warmup_ratio=config.warmup_ratio,
+        per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation, max_steps=total,
+        eval_strategy="steps", eval_steps=every, eval_on_start=True, save_strategy="steps", save_steps=every,
+        save_total_limit=1, save_only_model=True, load_best_model_at_end=True,
+        metric_for_best_model="eval_loss", greater_is_better=False,
+        logging_strategy="steps", logging_steps=config.logging_steps, report_to=config.report_to,
+        gradient_checkpointing=config.gradient_checkpointing, group_by_length=config.group_by_length,
+        remove_unused_columns=False, dataloader_num_workers=0, dataloader_pin_memory=torch.cuda.is_available(),
+        disable_tqdm=not progress,
+        **precision_flags(config.mixed_precision),
+    )
+    records = _Records([c for c in callbacks if not isinstance(c, TrainerCallback)])
+    trainer_callbacks = [records, *(c for c in callbacks if isinstance(c, TrainerCallback))]
+    if config.early_stopping_patience:
+        trainer_callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
+    trainer = _trainer(model, tokenizer, args=args, data_collator=collator_for(tokenizer), train_dataset=train_rows,
+                       eval_dataset=dev_rows, callbacks=trainer_callbacks)
+    if not progress:
+        trainer.remove_callback(PrinterCallback)  # it would print every log record
+    if not getattr(args, "eval_on_start", False):  # a step-0 record, the dev loss before fine-tuning, by hand
+        trainer.evaluate()
+    loggers = [logging.getLogger(f"transformers.{name}") for name in ("trainer", "trainer_utils")]
+    notices = _KnownNotices(model)
+    for log in loggers:
+        log.addFilter(notices)
+    try:
+        with quiet_file_progress():
+            trainer.train()
+    finally:
+        for log in loggers:
+            log.removeFilter(notices)
+    for checkpoint in output_dir.glob("checkpoint-*"):
+        shutil.rmtree(checkpoint)
+    # The Trainer kept the checkpoint with the lowest dev loss (the first, on a tie); the model before
+    # fine-tuning (step 0) is no checkpoint, so it is never the one kept.
+    saved = [(r["loss"], r["step"]) for r in records.history if r["phase"] == "dev" and r["step"] > 0]
+    best_loss, best_step = min(saved)  # at least one: the first evaluation is at step min(total, every)
+    model.eval()
+    return FineTuneResult(
+        history=records.history, best_dev_loss=best_loss, best_step=best_step, steps=trainer.state.global_step,
+        planned_steps=total, stopped_early=trainer.state.global_step < total, train_rows=train_report,
+        dev_rows=dev_report, trainable_parameters=trainable, seconds=time.perf_counter() - started,
+    )

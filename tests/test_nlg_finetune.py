@@ -1,0 +1,141 @@
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, TrainingArguments
+
+from heygen_lib.data import Pair, Turn
+from heygen_lib.nlg.finetune import (FineTuneConfig, fine_tune, freeze_layers, load_model, planned_steps, save_model,
+                                     set_dropout, tokenizer_texts, training_arguments)
+from heygen_lib.tiny_models import TinyCausalLMConfig, build_tiny_causal_lm
+
+THINGS, STATES = ("parcel", "kettle", "refund", "app"), ("late", "broken", "missing")
+PAIRS = [Pair((Turn("customer", f"my {thing} is {state}"),), Turn("agent", f"sorry your {thing} is {state}."),
+              f"d{i}", "test", 1) for i, (thing, state) in enumerate((t, s) for t in THINGS for s in STATES)]
+TRAIN, DEV = PAIRS[:8], PAIRS[8:]
+TINY = TinyCausalLMConfig(vocab_size=300, d_model=16, layers=2, heads=2, max_positions=64)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return build_tiny_causal_lm(tokenizer_texts(PAIRS), tmp_path_factory.mktemp("tiny") / "lm", TINY)
+
+
+def load(folder):
+    return load_model(folder)
+
+
+def quick(**changes) -> FineTuneConfig:
+    settings = dict(learning_rate=1e-2, batch_size=4, epochs=1, max_length=48, evals_per_epoch=1, logging_steps=1,
+                    early_stopping_patience=0)
+    return FineTuneConfig(**{**settings, **changes})
+
+
+def snapshot(model):
+    return {name: p.detach().clone() for name, p in model.named_parameters()}
+
+
+@pytest.mark.parametrize("strategy", ["head", "top-k"])
+def test_frozen_parameters_stay_unchanged_and_trained_ones_change(folder, tmp_path, strategy):
+    model, tok = load(folder)
+    before = snapshot(model)
+    fine_tune(model, tok, TRAIN, DEV, quick(freeze=strategy, top_k=1, max_steps=2), tmp_path, progress=False)
+    changed = {name for name, p in model.named_parameters() if not torch.equal(p, before[name])}
+    trained = {name for name, p in model.named_parameters() if p.requires_grad}
+    assert changed == trained
+    if strategy == "head":  # GPT-2's head is its input embedding: that one matrix trains, nothing else
+        assert trained == {"transformer.wte.weight"}
+    else:
+        top_block = {n for n in before if n.startswith("transformer.h.1.")}
+        assert {n for n in trained if n.startswith("transformer.h.")} == top_block
+        assert {"transformer.ln_f.weight", "transformer.wte.weight"} <= trained
+        assert not any(n.startswith("transformer.h.0.") or n.startswith("transformer.wpe") for n in trained)
+
+
+def test_freeze_none_trains_everything_and_top_k_beyond_the_depth_is_refused(folder):
+    model, _ = load(folder)
+    assert freeze_layers(model, "head") == model.transformer.wte.weight.numel()
+    assert freeze_layers(model, "none") == sum(p.numel() for p in model.parameters())
+    with pytest.raises(ValueError, match="top_k must be between 1 and 2"):
+        freeze_layers(model, "top-k", top_k=3)
+
+
+def test_early_stopping_stops_after_patience_evaluations_without_improvement(folder, tmp_path):
+    model, tok = load(folder)
+    # learning rate 0: the dev loss can never improve, so the second evaluation already exhausts a patience of 1
+    config = quick(learning_rate=0.0, weight_decay=0.0, max_steps=20, early_stopping_patience=1)
+    result = fine_tune(model, tok, TRAIN, DEV, config, tmp_path, progress=False)
+    per_eval = 2  # 8 rows / batch 4 = 2 steps per epoch, one evaluation per epoch
+    assert result.stopped_early and result.steps == 2 * per_eval and result.planned_steps == 20
+    dev = [r for r in result.history if r["phase"] == "dev"]
+    assert [r["step"] for r in dev] == [0, per_eval, 2 * per_eval]  # step 0: before fine-tuning
+    assert len({round(r["loss"], 6) for r in dev}) == 1
+    assert not list(tmp_path.glob("checkpoint-*"))  # checkpoints are removed once the best is loaded
+
+
+def test_training_lowers_the_dev_loss_and_keeps_the_best_checkpoint(folder, tmp_path):
+    model, tok = load(folder)
+    records = []
+    result = fine_tune(model, tok, TRAIN, DEV, quick(epochs=4, evals_per_epoch=2), tmp_path, callbacks=[records.append],
+                       progress=False)
+    dev = {r["step"]: r["loss"] for r in result.history if r["phase"] == "dev"}
+    assert records == result.history and {r["phase"] for r in records} == {"train", "dev"}
+    assert result.best_dev_loss == min(loss for step, loss in dev.items() if step > 0) < dev[0]
+    assert result.best_step == min((loss, step) for step, loss in dev.items() if step > 0)[1]
+    assert model.lm_head.weight is model.transformer.wte.weight  # still tied after loading the best checkpoint
+
+
+def test_save_and_load_give_identical_logits(folder, tmp_path):
+    model, tok = load(folder)
+    fine_tune(model, tok, TRAIN, DEV, quick(max_steps=2), tmp_path / "run", progress=False)
+    saved = save_model(model, tok, tmp_path / "model")
+    again, tok_again = load_model(saved)
+    ids = torch.tensor([tok("customer: my kettle is late")["input_ids"]])
+    with torch.no_grad():
+        assert torch.equal(model.eval()(ids).logits, again.eval()(ids).logits)
+    assert tok_again.pad_token_id == tok.pad_token_id != tok.eos_token_id
+    assert isinstance(AutoModelForCausalLM.from_pretrained(saved), type(model)) and AutoTokenizer.from_pretrained(saved)
+
+
+def test_a_dropout_override_reaches_every_dropout_layer_and_the_config(folder):
+    model, _ = load(folder)
+    set_dropout(model, 0.3)
+    layers = [m for m in model.modules() if isinstance(m, torch.nn.Dropout)]
+    assert layers and all(m.p == 0.3 for m in layers)
+    assert model.config.resid_pdrop == model.config.attn_pdrop == model.config.embd_pdrop == 0.3
+
+
+def test_the_tiny_model_is_built_when_no_name_is_given(monkeypatch, tmp_path):
+    monkeypatch.setenv("HEYGEN_ARTIFACTS_DIR", str(tmp_path))
+    model, tok = load_model(None, tokenizer_texts(PAIRS))
+    assert (tmp_path / "nlg" / "tiny-base" / "config.json").is_file()
+    assert tok.convert_tokens_to_ids("<|response|>") != tok.unk_token_id
+    assert model.config.pad_token_id == tok.pad_token_id
+    with pytest.raises(ValueError, match="train_texts"):
+        load_model(None)
+
+
+def test_budget_and_version_sensitive_arguments(tmp_path):
+    assert planned_steps(10, quick(epochs=2)) == 6  # ceil(10 / 4) = 3 steps per epoch
+    assert planned_steps(10, quick(max_steps=7)) == 7
+    assert planned_steps(10, quick(epochs=1, gradient_accumulation=2)) == 2
+    args = training_arguments(output_dir=str(tmp_path), warmup_ratio=0.25, group_by_length=True,
+                              eval_strategy="steps", report_to="none")
+    assert isinstance(args, TrainingArguments) and getattr(args.eval_strategy, "value", None) == "steps"
+    assert getattr(args, "warmup_ratio", None) == 0.25 or args.warmup_steps == 0.25
+    assert getattr(args, "group_by_length", False) or args.train_sampling_strategy == "group_by_length"
+
+
+@pytest.mark.parametrize("field, value", [("optimizer", "adam"), ("freeze", "bottom"), ("mixed_precision", "fp8"),
+                                          ("report_to", "wandb"), ("warmup_ratio", 1.0), ("dropout", 1.0)])
+def test_a_bad_setting_is_refused_by_name(field, value):
+    with pytest.raises(ValueError, match=field):
+        FineTuneConfig(**{field: value})
+
+
+def test_tensorboard_events_go_under_the_output_dir_and_nowhere_else(folder, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a misplaced SummaryWriter would write ./runs here
+    model, tok = load(folder)
+    result = fine_tune(model, tok, TRAIN, DEV, quick(max_steps=2, report_to="tensorboard"), tmp_path / "run",
+                       progress=False)
+    assert list((tmp_path / "run" / "runs").rglob("events.out.tfevents.*"))
+    assert not (tmp_path / "runs").exists()
+    assert [r["step"] for r in result.history if r["phase"] == "dev"][0] == 0
