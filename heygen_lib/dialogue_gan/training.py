@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import trange
 
+from heygen_lib.checkpoints import global_rng_state, read_checkpoint, restore_global_rng, write_checkpoint
 from heygen_lib.dialogue_gan.data import PAD_ID, EncodedPairs
 from heygen_lib.dialogue_gan.discriminator import PairDiscriminator
 from heygen_lib.dialogue_gan.evaluation import nll
@@ -251,39 +252,29 @@ class DialogueGANTrainer:
 
     def save(self, path: str | Path) -> Path:
         """Everything needed to resume, in one file of tensors and plain values (atomic write)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         state = {
             "config": asdict(self.config),
+            **global_rng_state(),  # dropout draws from the global generators
             "generator": self.generator.state_dict(),
             "discriminator": self.discriminator.state_dict(),
             "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
             "steps": dict(self.steps),
             "baseline": self.baseline,
             "history": self.history,
-            "torch_rng": torch.get_rng_state(),  # dropout draws from the global generator
-            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             "data_rng": self.data_rng.get_state(),
             "sample_rng": self.sample_rng.get_state(),
         }
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save(state, tmp)
-        tmp.replace(path)
-        return path
+        return write_checkpoint(state, path)
 
     def load(self, path: str | Path) -> DialogueGANTrainer:
         """Restore a checkpoint written by `save` into this trainer (same model shapes and config)."""
-        state = torch.load(path, map_location=self.device, weights_only=True)
-        if state["config"] != asdict(self.config):
-            raise ValueError(f"{path} was written with another DialogueGANConfig: {state['config']}")
+        state = read_checkpoint(path, self.device, self.config)
         self.generator.load_state_dict(state["generator"])
         self.discriminator.load_state_dict(state["discriminator"])
         for name, optimizer in self.optimizers.items():
             optimizer.load_state_dict(state["optimizers"][name])
         self.steps, self.history, self.baseline = dict(state["steps"]), list(state["history"]), state["baseline"]
-        torch.set_rng_state(state["torch_rng"].cpu())
-        if state["cuda_rng"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
+        restore_global_rng(state)
         self.data_rng.set_state(state["data_rng"].cpu())
         self.sample_rng.set_state(state["sample_rng"].cpu())
         return self

@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from heygen_lib.checkpoints import global_rng_state, read_checkpoint, restore_global_rng, write_checkpoint
 from heygen_lib.gan.generators import TextGenerator, VAEGenerator, eval_mode, kl_annealing
 from heygen_lib.gan.losses import LOSSES, gradient_penalty, make_optimizer, policy_gradient_loss
 from heygen_lib.gan.rewards import rollout_rewards
@@ -258,37 +259,27 @@ class GANTrainer:
 
     def save(self, path: str | Path) -> Path:
         """Everything needed to resume, in one file of tensors and plain values (atomic write)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         state = {
             "config": asdict(self.config),
+            **global_rng_state(),  # dropout draws from the global generators
             "generator": self.generator.state_dict(),
             "discriminator": self.discriminator.state_dict(),
             "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
             "steps": dict(self.steps),
             "history": self.history,
-            "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             "data_rng": self.data_rng.get_state(),
         }
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save(state, tmp)
-        tmp.replace(path)
-        return path
+        return write_checkpoint(state, path)
 
     def load(self, path: str | Path) -> GANTrainer:
         """Restore a checkpoint written by `save` into this trainer (same model shapes and config)."""
-        state = torch.load(path, map_location=self.device, weights_only=True)
-        if state["config"] != asdict(self.config):
-            raise ValueError(f"{path} was written with another TrainConfig: {state['config']}")
+        state = read_checkpoint(path, self.device, self.config)
         self.generator.load_state_dict(state["generator"])
         self.discriminator.load_state_dict(state["discriminator"])
         for name, optimizer in self.optimizers.items():
             optimizer.load_state_dict(state["optimizers"][name])
         self.steps, self.history = dict(state["steps"]), list(state["history"])
-        torch.set_rng_state(state["torch_rng"].cpu())
-        if state["cuda_rng"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
+        restore_global_rng(state)
         self.data_rng.set_state(state["data_rng"].cpu())
         return self
 
