@@ -103,7 +103,7 @@ PROFILES = {
         dialogue_gan=DialogueGanSizes(vocab=1000, context_len=32, response_len=20, hidden=128, mle_epochs=8,
                                       mle_patience=2, d_pretrain_steps=100, adversarial_steps=40, candidates=160,
                                       keep=40),
-        nlg=NlgSizes(model=None, max_length=192, epochs=2, batch_size=16, learning_rate=1e-2, ablation_epochs=1,
+        nlg=NlgSizes(model=None, max_length=192, epochs=6, batch_size=16, learning_rate=1e-2, ablation_epochs=1,
                      ablation_seeds=(0,), eval_contexts=40, max_new_tokens=24),
     ),
     "full": Profile(
