@@ -23,9 +23,7 @@ unrelated conversations, and the kit keeps one pair per row.
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import platform
-import resource
 import sys
 import time
 from pathlib import Path
@@ -34,11 +32,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
+from measuring import in_fresh_process, peak_mb, reset_peak  # benchmarks/measuring.py, beside this script
+
 SETTINGS = ("baseline", "padded to max_length", "length-grouped", "gradient checkpointing", "mixed precision")
-
-
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (2**20 if sys.platform == "darwin" else 2**10)
 
 
 def _batches(rows: list[dict], setting: str, batch_size: int, steps: int) -> tuple[list[list[dict]], list[dict]]:
@@ -95,12 +91,7 @@ def measure(
         optimizer.zero_grad(set_to_none=True)
         return int(inputs["attention_mask"].sum()), inputs["input_ids"].numel()
 
-    if device == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated()
-    else:
-        base = _peak_rss_mb()  # the model and rows are loaded: what follows is training's own memory
+    base = reset_peak(device)  # the model and rows are loaded: what follows is training's own memory
     for _ in range(2):  # warm up: allocator, thread pools, kernels
         step(warm_up)
     seconds = float("inf")
@@ -113,15 +104,10 @@ def measure(
         if device == "cuda":
             torch.cuda.synchronize()
         seconds = min(seconds, time.perf_counter() - start)
-    peak = (torch.cuda.max_memory_allocated() - base) / 2**20 if device == "cuda" else _peak_rss_mb() - base
+    peak = peak_mb(device) - base
     parameters = sum(p.numel() for p in model.parameters())
     return {"trained/s": trained / seconds, "computed/s": computed / seconds, "padding": 1 - trained / computed,
             "peak MB": peak, "seconds": seconds, "parameters": parameters, "dtype": str(dtype or torch.float32)}
-
-
-def in_fresh_process(*args) -> dict:
-    with mp.get_context("spawn").Pool(1) as pool:
-        return pool.apply(measure, args)
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -141,7 +127,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     memory = "peak GPU MB" if args.device == "cuda" else "peak RSS growth MB"
     results = []
     for setting in SETTINGS:
-        result = in_fresh_process(args.model, setting, args.device, args.batch_size, steps, args.max_length,
+        result = in_fresh_process(measure, args.model, setting, args.device, args.batch_size, steps, args.max_length,
                                   args.repeats)
         results.append({"setting": setting, **result})
     base = results[0]

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import resource
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -30,17 +29,7 @@ from heygen_lib.gan.oracle import oracle_benchmark, oracle_config, oracle_floor
 from heygen_lib.gan.training import GANTrainer, TrainConfig, gumbel_recipe, seqgan_recipe, train_adversarial, train_mle
 from heygen_lib.profile import PROFILES, device
 from heygen_lib.tables import markdown_table
-
-
-def _reset_peak(dev: torch.device) -> None:
-    if dev.type == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-
-
-def _peak_mb(dev: torch.device) -> float:
-    if dev.type == "cuda":
-        return torch.cuda.max_memory_allocated() / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+from measuring import peak_mb, reset_peak  # benchmarks/measuring.py, beside this script
 
 
 def main() -> None:
@@ -65,7 +54,7 @@ def main() -> None:
 
     seconds: dict[str, float] = {}  # wall time per phase, evaluations included
     memory = "peak GPU MB" if dev.type == "cuda" else "process peak RSS MB"
-    _reset_peak(dev)
+    reset_peak(dev)
     start = time.perf_counter()
     mle = GANTrainer(generator(), discriminator(), train, TrainConfig(seed=args.seed))
     train_mle(mle, sizes.mle_epochs, metrics, eval_every=sizes.eval_every)
@@ -85,9 +74,9 @@ def main() -> None:
     trainers = {"MLE": mle}
     rows = [{"method": "MLE", "steps": sizes.mle_epochs, "seconds": seconds["MLE"],
              "generator tokens/s": sizes.mle_epochs * len(train) * config.max_len / seconds["MLE"], "rollouts/s": "-",
-             memory: _peak_mb(dev)}]
+             memory: peak_mb(dev)}]
     for name, train_config in runs.items():
-        _reset_peak(dev)
+        reset_peak(dev)
         start = time.perf_counter()
         trainer = from_mle(train_config)
         if train_config.method == "seqgan":
@@ -101,7 +90,7 @@ def main() -> None:
         rows.append({"method": name, "steps": steps, "seconds": took,
                      "generator tokens/s": steps * train_config.batch_size * config.max_len / took,
                      "rollouts/s": rollouts / took if train_config.method == "seqgan" else "-",
-                     memory: _peak_mb(dev)})
+                     memory: peak_mb(dev)})
     for row in rows:
         last = [r for r in trainers[row["method"]].history if r["phase"] == "eval"][-1]
         row |= {"NLL_oracle": last["nll_oracle"], "NLL_test": last["nll_test"], "distinct-3": last["distinct-3"]}

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import platform
-import resource
 import statistics
 import sys
 import time
@@ -28,6 +26,8 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+from measuring import in_fresh_process, peak_mb, reset_peak  # benchmarks/measuring.py, beside this script
 
 
 @dataclass
@@ -109,11 +109,6 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def _peak_rss_mb() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB on Linux
-
-
 def measure(setting: Setting, device: str, method: str, free_discriminator: bool) -> dict:
     """One measurement, meant to run in a fresh process: seconds per reward computation and peak memory."""
     from heygen_lib.gan.rewards import rollout_rewards, rollout_rewards_reference
@@ -132,12 +127,7 @@ def measure(setting: Setting, device: str, method: str, free_discriminator: bool
             return rollout_rewards_reference(gen, disc, samples, setting.rollouts)
 
         repeats = 1
-    _sync(device)
-    if device == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated()
-    else:
-        base = _peak_rss_mb()
+    base = reset_peak(device)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -145,16 +135,8 @@ def measure(setting: Setting, device: str, method: str, free_discriminator: bool
         _sync(device)
         times.append(time.perf_counter() - start)
     assert rewards.shape == (setting.batch, setting.length)
-    if device == "cuda":
-        peak = (torch.cuda.max_memory_allocated() - base) / 2**20
-    else:
-        peak = _peak_rss_mb() - base
+    peak = peak_mb(device) - base
     return {"seconds": statistics.median(times), "all_seconds": times, "peak_mb": peak, "discriminator": name}
-
-
-def in_fresh_process(*args) -> dict:
-    with mp.get_context("spawn").Pool(1) as pool:
-        return pool.apply(measure, args)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -188,7 +170,7 @@ def main(argv: list[str] | None = None) -> dict:
         methods = ["fast"] if args.skip_reference else ["fast", "reference"]
         for method in methods:
             for free in (False, True):
-                rows[(method, free)] = in_fresh_process(setting, device, method, free)
+                rows[(method, free)] = in_fresh_process(measure, setting, device, method, free)
         name = rows[("fast", False)]["discriminator"]
         print(f"\n{device}: {label}; discriminator: {name}")
         header = f"{'s/reward computation':>21} {'generator s':>12} {'discriminator s':>16} {'peak MB':>9}"

@@ -41,6 +41,9 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int, special_tokens: Seque
     input becomes unknown, and ``decode(encode(text)) == text``. The vocabulary is at most `vocab_size`: fewer
     when the texts hold fewer merges.
     """
+    texts = list(texts)
+    if not any(text.strip() for text in texts):
+        raise ValueError("a tiny model needs some non-empty texts to train its tokenizer on")
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
@@ -85,12 +88,7 @@ def build_tiny_translator(
         return folder
     tokenizer = _seq2seq_tokenizer(texts, config)
     model = _marian_from_config(tokenizer, config, seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / RECIPE_FILE).unlink(missing_ok=True)  # incomplete until the recipe is written again, last
-    tokenizer.save_pretrained(folder)
-    model.save_pretrained(folder)
-    (folder / RECIPE_FILE).write_text(json.dumps(recipe, indent=2), encoding="utf-8")
-    return folder
+    return _save(folder, tokenizer, model, recipe)
 
 
 def tiny_translation_pair(
@@ -136,8 +134,6 @@ def build_tiny_causal_lm(
     recipe = _recipe("gpt2", texts, config, seed)
     if _is_complete(folder, recipe):
         return folder
-    if not any(text.strip() for text in texts):
-        raise ValueError("a tiny model needs some non-empty texts to train its tokenizer on")
     if config.d_model % config.heads:
         raise ValueError(f"heads ({config.heads}) must divide d_model ({config.d_model})")
     specials = [fmt.eos_token, fmt.pad_token, fmt.turn_token, fmt.response_token]
@@ -159,17 +155,10 @@ def build_tiny_causal_lm(
     model.generation_config = GenerationConfig(
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id
     )
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / RECIPE_FILE).unlink(missing_ok=True)
-    tokenizer.save_pretrained(folder)
-    model.save_pretrained(folder)
-    (folder / RECIPE_FILE).write_text(json.dumps(recipe, indent=2), encoding="utf-8")
-    return folder
+    return _save(folder, tokenizer, model, recipe)
 
 
 def _seq2seq_tokenizer(texts: Sequence[str], config: TinyTranslatorConfig) -> PreTrainedTokenizerFast:
-    if not any(text.strip() for text in texts):
-        raise ValueError("a tiny model needs some non-empty texts to train its tokenizer on")
     tokens = SEQ2SEQ_SPECIAL_TOKENS
     tokenizer = train_tokenizer(texts, config.vocab_size, list(tokens.values()))
     eos = tokens["eos_token"]
@@ -221,6 +210,15 @@ def _recipe(kind: str, texts: Sequence[str], config: TinyTranslatorConfig | Tiny
     # The saved files' format follows the transformers version (5.x writes tokenizer classes 4.x cannot read).
     return {"kind": kind, "config": asdict(config), "seed": seed, "texts_sha256": digest, "texts": len(texts),
             "transformers": transformers.__version__}
+
+
+def _save(folder: Path, tokenizer: PreTrainedTokenizerFast, model: torch.nn.Module, recipe: dict) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / RECIPE_FILE).unlink(missing_ok=True)  # incomplete until the recipe is written again, last
+    tokenizer.save_pretrained(folder)
+    model.save_pretrained(folder)
+    (folder / RECIPE_FILE).write_text(json.dumps(recipe, indent=2), encoding="utf-8")
+    return folder
 
 
 def _is_complete(folder: Path, recipe: dict) -> bool:

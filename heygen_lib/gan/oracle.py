@@ -226,7 +226,7 @@ def nll_oracle(oracle: TextGenerator, samples: torch.Tensor, batch_size: int = 1
 
 
 def nll_test(generator: TextGenerator, test_data: torch.Tensor, batch_size: int = 1000, temperature: float = 1.0) -> float:
-    """Coverage: the generator's mean per-token NLL of held-out oracle data [N, T], sampling softmax at
+    """Coverage: the generator's mean per-token NLL of held-out oracle data [N, T], under its softmax at
     `temperature`. For a `VAEGenerator` this is its ELBO bound, an upper bound on the NLL, not the NLL itself."""
     return _mean_nll(generator, test_data, batch_size, temperature)
 

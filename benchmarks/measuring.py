@@ -1,0 +1,49 @@
+"""What the benchmark scripts share: peak memory, and running one measurement in a fresh process.
+
+Peak memory on CUDA is ``torch.cuda.max_memory_allocated`` since `reset_peak`; on a CPU it is the process's resident
+high-water mark (``ru_maxrss``), which only ever grows: subtract the level `reset_peak` returned to get what the
+measured code added, or run each measurement `in_fresh_process` so that the process's peak is the measurement's own.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import resource
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+
+def _is_cuda(device: str | torch.device) -> bool:
+    return torch.device(device).type == "cuda"
+
+
+def peak_rss_mb() -> float:
+    """The process's peak resident memory so far, in MiB (``ru_maxrss`` is bytes on macOS, KiB on Linux)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+
+
+def reset_peak(device: str | torch.device) -> float:
+    """Start a measurement: on CUDA reset the peak counter. Returns the level now, in MiB (CUDA: allocated memory;
+    CPU: the peak resident memory so far), to subtract from `peak_mb` afterwards."""
+    if _is_cuda(device):
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        return torch.cuda.memory_allocated() / 2**20
+    return peak_rss_mb()
+
+
+def peak_mb(device: str | torch.device) -> float:
+    """The peak in MiB: CUDA memory allocated since `reset_peak`, or the process's peak resident memory."""
+    if _is_cuda(device):
+        return torch.cuda.max_memory_allocated() / 2**20
+    return peak_rss_mb()
+
+
+def in_fresh_process(measure: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    """``measure(*args)`` in a new (spawned) Python process, so that its peak memory is its own."""
+    with mp.get_context("spawn").Pool(1) as pool:
+        return pool.apply(measure, args)
