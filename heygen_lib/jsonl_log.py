@@ -12,9 +12,10 @@ import fcntl
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +30,17 @@ class SkippedLine:
 
 @dataclass
 class LogContents:
-    """The records of a log in file order, and the lines that were skipped (reported, never silently merged)."""
+    """The records of a log in file order with their line numbers, and the lines that were skipped (reported, never
+    silently merged)."""
 
     records: list[dict[str, Any]] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)  # the file line of each record, to name it in later errors
     skipped: list[SkippedLine] = field(default_factory=list)
+
+
+def utc_timestamp() -> str:
+    """Now, in UTC, as ISO 8601 to the second: the time stamp of every record the kit's logs keep."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 class JsonlLog:
@@ -85,8 +93,10 @@ class JsonlLog:
                 contents.skipped.append(SkippedLine(number, f"expected a JSON object, got {type(record).__name__}"))
                 continue
             contents.records.append(record)
+            contents.lines.append(number)
         return contents
 
-    def describe_skipped(self, contents: LogContents) -> str:
-        """One line per skipped line, naming the file: what a notebook prints when a log had damage."""
-        return "\n".join(f"{self.path}, line {s.line}: skipped, {s.reason}" for s in contents.skipped)
+    def describe_skipped(self, skipped: Sequence[SkippedLine]) -> str:
+        """One line per skipped line in file order, naming the file: what a notebook prints when a log had damage."""
+        ordered = sorted(skipped, key=lambda s: s.line)
+        return "\n".join(f"{self.path}, line {s.line}: skipped, {s.reason}" for s in ordered)

@@ -41,8 +41,9 @@ def test_a_cut_last_line_is_reported_and_never_merged_with_the_next_record(tmp_p
     log.append({"i": 2})
     contents = log.read()
     assert [r["i"] for r in contents.records] == [0, 2]
+    assert contents.lines == [1, 3]
     assert [s.line for s in contents.skipped] == [2]
-    assert "log.jsonl, line 2" in log.describe_skipped(contents)
+    assert "log.jsonl, line 2" in log.describe_skipped(contents.skipped)
 
 
 def test_a_line_that_is_not_an_object_is_reported(tmp_path):

@@ -19,13 +19,12 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from heygen_lib.data.dialogue import Turn
 from heygen_lib.data.pairs import Pair
-from heygen_lib.jsonl_log import JsonlLog, SkippedLine
+from heygen_lib.jsonl_log import JsonlLog, SkippedLine, utc_timestamp
 from heygen_lib.paths import artifacts_dir
 
 RATINGS = ("good", "bad")
@@ -115,10 +114,7 @@ class FeedbackStore:
         """Every usable event; lines that are cut, not JSON, or miss a field are listed in ``skipped``."""
         contents = self.log.read()
         events, skipped = [], list(contents.skipped)
-        # Line numbers of the records: JsonlLog skips blank lines, so count them again to name the right line.
-        numbers = [n for n, line in enumerate(_lines(self.path), start=1)
-                   if line.strip() and n not in {s.line for s in contents.skipped}]
-        for number, record in zip(numbers, contents.records):
+        for number, record in zip(contents.lines, contents.records):
             try:
                 events.append(_event(record))
             except (KeyError, TypeError, ValueError) as err:
@@ -127,10 +123,10 @@ class FeedbackStore:
 
     def describe_skipped(self, contents: FeedbackContents) -> str:
         """One line per skipped line, naming the file and line."""
-        return "\n".join(f"{self.path}, line {s.line}: skipped, {s.reason}" for s in contents.skipped)
+        return self.log.describe_skipped(contents.skipped)
 
     def _append(self, conversation, turn, context, response, bot, decoding, model, **what) -> FeedbackEvent:
-        event = FeedbackEvent(datetime.now(timezone.utc).isoformat(timespec="seconds"), str(conversation), int(turn),
+        event = FeedbackEvent(utc_timestamp(), str(conversation), int(turn),
                               bot, tuple(context), response, decoding=dict(decoding or {}), model=str(model), **what)
         record = {**vars(event), "context": [vars(t) for t in event.context]}
         self.log.append(record)
@@ -203,6 +199,3 @@ def _event(record: Mapping[str, Any]) -> FeedbackEvent:
                          context, str(record["response"]), rating, correction, dict(record.get("decoding") or {}),
                          str(record.get("model", "")))
 
-
-def _lines(path: Path) -> list[bytes]:
-    return path.read_bytes().split(b"\n") if path.exists() else []

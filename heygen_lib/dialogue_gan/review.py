@@ -19,14 +19,13 @@ import warnings
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timezone
 from pathlib import Path
 
 from heygen_lib.augment.base import origin_key
 from heygen_lib.data.dialogue import Turn
 from heygen_lib.data.pair_files import save_pairs
 from heygen_lib.data.pairs import Pair
-from heygen_lib.jsonl_log import JsonlLog, LogContents, SkippedLine
+from heygen_lib.jsonl_log import JsonlLog, SkippedLine, utc_timestamp
 from heygen_lib.paths import artifacts_dir
 
 DECISIONS = ("accept", "reject", "edit")
@@ -84,8 +83,7 @@ class ReviewStore:
             raise ValueError("an edit needs the corrected response text")
         if decision != "edit" and text is not None:
             raise ValueError(f"only an edit carries text, not {decision!r}")
-        made = Decision(key, decision, text.strip() if text else None, reviewer,
-                        datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        made = Decision(key, decision, text.strip() if text else None, reviewer, utc_timestamp())
         self.log.append(asdict(made))
         return made
 
@@ -94,7 +92,7 @@ class ReviewStore:
         `skipped`, and reported in a warning naming the file and line."""
         contents = self.log.read()
         decisions, self.skipped = [], list(contents.skipped)
-        for number, record in _numbered(self.path, contents):
+        for number, record in zip(contents.lines, contents.records):
             try:
                 decision = Decision(**record)
             except TypeError:
@@ -110,8 +108,7 @@ class ReviewStore:
 
     def damage(self) -> str:
         """The skipped lines of the last read, one per line with file and line number ("" when none)."""
-        lines = sorted(self.skipped, key=lambda s: s.line)
-        return "\n".join(f"{self.path}, line {s.line}: skipped, {s.reason}" for s in lines)
+        return self.log.describe_skipped(self.skipped)
 
     def decisions(self) -> dict[str, Decision]:
         """The latest decision for each key."""
@@ -128,15 +125,6 @@ class ReviewStore:
         counts = Counter(decided[key_of(p)].decision for p in candidates if key_of(p) in decided)
         return (f"{sum(counts.values())} of {len(candidates)} reviewed ({counts['accept']} accepted, "
                 f"{counts['edit']} edited, {counts['reject']} rejected)")
-
-
-def _numbered(path: Path, contents: LogContents):
-    """(line number, record) for each record `JsonlLog.read` returned: records are the non-blank lines it did not
-    skip, in order (lines appended after the read only come later)."""
-    skipped = {s.line for s in contents.skipped}
-    lines = path.read_bytes().split(b"\n") if path.exists() else []
-    numbers = [n for n, line in enumerate(lines, start=1) if line.strip() and n not in skipped]
-    return zip(numbers, contents.records)
 
 
 def scripted_review(store: ReviewStore, candidates: Sequence[Pair], threshold: float) -> Counter:
