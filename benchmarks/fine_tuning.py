@@ -63,8 +63,8 @@ def measure(
 
     torch.manual_seed(0)
     pairs = prepare_pairs("support").train
-    model, tokenizer = load_model(model_name, tokenizer_texts(pairs))
-    model.to(device).train()
+    model, tokenizer = load_model(model_name, tokenizer_texts(pairs), device=device)
+    model.train()
     rows, _ = encode_pairs(tokenizer, pairs, max_length)
     collate = collator_for(tokenizer, pad_to=max_length if setting == "padded to max_length" else None)
     if setting == "gradient checkpointing":  # renamed activation checkpointing in transformers 5

@@ -29,7 +29,8 @@ from transformers import TextIteratorStreamer
 from heygen_lib.chat.decoding import DecodingConfig
 from heygen_lib.data.dialogue import Turn
 from heygen_lib.nlg.dialogue_format import DialogueFormat, escape
-from heygen_lib.nlg.finetune import load_model
+from heygen_lib.nlg.finetune import context_window, load_model
+from heygen_lib.nlg.rows import FittedPrompt, fit_prompt
 
 KEPT_CONTROLS = "\n\t"
 
@@ -54,15 +55,6 @@ class Reply:
         return f"{self.seconds:.2f} s, {self.new_tokens} tokens, {self.tokens_per_s:.0f} tokens/s"
 
 
-@dataclass(frozen=True)
-class FittedPrompt:
-    """Prompt token ids that fit the window, and what had to go."""
-
-    ids: list[int]
-    dropped_turns: int
-    cut_tokens: int
-
-
 def clean_message(text: str, max_chars: int) -> tuple[str, list[str]]:
     """The message without control characters (newline and tab stay), at most `max_chars` characters (its end is
     kept), and notes on what changed. Raises ValueError for a message with nothing in it."""
@@ -83,23 +75,6 @@ def clean_message(text: str, max_chars: int) -> tuple[str, list[str]]:
     return kept, notes
 
 
-def fit_prompt(
-    tokenizer, history: Sequence[Turn], max_tokens: int, fmt: DialogueFormat = DialogueFormat()
-) -> FittedPrompt:
-    """The prompt for `history` in at most `max_tokens` token ids: oldest whole turns dropped first, then the oldest
-    tokens of the newest turn; the closing ``<|response|>`` marker always stays. Gives the same ids as
-    `heygen_lib.nlg.rows.prompt_ids` (what training saw), and says how much went."""
-    if max_tokens < 1:
-        raise ValueError(f"no room for a prompt: max_tokens is {max_tokens}")
-    start = 0
-    ids = _ids(tokenizer, fmt.prompt(history))
-    while len(ids) > max_tokens and start < len(history) - 1:
-        start += 1
-        ids = _ids(tokenizer, fmt.prompt(history[start:]))
-    cut = max(0, len(ids) - max_tokens)
-    return FittedPrompt(ids[cut:], start, cut)
-
-
 class Chatbot:
     """Talk to a causal LM fine-tuned in the kit's dialogue format (notebook 05)."""
 
@@ -111,8 +86,7 @@ class Chatbot:
                              "kit's dialogue format (run notebook 05, or call add_format_tokens and fine-tune)")
         self.model, self.tokenizer, self.fmt = model, tokenizer, fmt
         self.user, self.bot = user, bot
-        window = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", None)
-        self.max_context_tokens = max_context_tokens or window
+        self.max_context_tokens = max_context_tokens or context_window(model)
         if not self.max_context_tokens:
             raise ValueError("the model's config names no context window; pass max_context_tokens")
         self.max_message_chars = max_message_chars
@@ -248,8 +222,3 @@ def load_chatbot(folder: str | Path, decoding: DecodingConfig = DecodingConfig()
 def strip_controls(text: str) -> str:
     """`text` without control characters, except newline and tab (a small model, too, can write any byte)."""
     return "".join(c for c in text if c in KEPT_CONTROLS or unicodedata.category(c) != "Cc")
-
-
-def _ids(tokenizer, text: str) -> list[int]:
-    # verbose=False: no "longer than the maximum sequence length" warning; fit_prompt cuts the ids to fit.
-    return tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]

@@ -23,7 +23,7 @@ from heygen_lib.data.dialogue import Turn
 from heygen_lib.data.pairs import Pair
 from heygen_lib.metrics import corpus_bleu, distinct_n, self_bleu
 from heygen_lib.nlg.dialogue_format import DialogueFormat
-from heygen_lib.nlg.finetune import is_seq2seq
+from heygen_lib.nlg.finetune import context_window, is_seq2seq
 from heygen_lib.nlg.rows import IGNORE, collator_for, encode_pairs, prompt_ids
 from heygen_lib.text import word_tokens
 
@@ -78,8 +78,7 @@ def generate_responses(
     if max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
     seq2seq = is_seq2seq(model)
-    limit = (max_length or getattr(model.config, "n_positions", None)
-             or getattr(model.config, "max_position_embeddings", None) or tokenizer.model_max_length)
+    limit = max_length or context_window(model) or tokenizer.model_max_length
     room = limit if seq2seq else limit - max_new_tokens
     if room < 1:
         raise ValueError(f"max_new_tokens ({max_new_tokens}) leaves no room for a prompt in {limit} positions")

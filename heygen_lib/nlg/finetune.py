@@ -32,7 +32,7 @@ from heygen_lib.nlg.dialogue_format import DialogueFormat, add_format_tokens
 from heygen_lib.nlg.rows import RowReport, collator_for, encode_pairs
 from heygen_lib.paths import artifacts_dir
 from heygen_lib.profile import device as default_device
-from heygen_lib.tiny_models import TinyCausalLMConfig, build_tiny_causal_lm
+from heygen_lib.tiny_models import build_tiny_causal_lm
 
 FREEZE_STRATEGIES = ("none", "top-k", "head")
 OPTIMIZERS = {"adamw": "adamw_torch", "sgd": "sgd"}  # our name -> Trainer's `optim`
@@ -137,8 +137,8 @@ def tokenizer_texts(pairs: Sequence[Pair]) -> list[str]:
 
 
 def load_model(
-    name_or_folder: str | Path | None, train_texts: Sequence[str] | None = None, seed: int = 0,
-    tiny_config: TinyCausalLMConfig | None = None, device: str | torch.device | None = None,
+    name_or_folder: str | Path | None, train_texts: Sequence[str] | None = None,
+    device: str | torch.device | None = None,
 ):
     """(model, tokenizer) from a hub name or a folder, with the dialogue format's tokens added: a causal LM, or an
     encoder-decoder (``AutoModelForSeq2SeqLM``) when the config says it is one (T5, BART).
@@ -150,14 +150,15 @@ def load_model(
     if name_or_folder is None:
         if not train_texts:
             raise ValueError("building the tiny offline model needs train_texts to train its tokenizer on")
-        name_or_folder = build_tiny_causal_lm(train_texts, tiny_base_dir(), tiny_config, seed=seed)
+        name_or_folder = build_tiny_causal_lm(train_texts, tiny_base_dir())
     tokenizer = AutoTokenizer.from_pretrained(name_or_folder)
+    config = AutoConfig.from_pretrained(name_or_folder)
     with quiet_file_progress():
-        if AutoConfig.from_pretrained(name_or_folder).is_encoder_decoder:
-            model = AutoModelForSeq2SeqLM.from_pretrained(name_or_folder)
+        if config.is_encoder_decoder:
+            model = AutoModelForSeq2SeqLM.from_pretrained(name_or_folder, config=config)
         else:
-            model = AutoModelForCausalLM.from_pretrained(name_or_folder)
-    if not model.config.is_encoder_decoder:
+            model = AutoModelForCausalLM.from_pretrained(name_or_folder, config=config)
+    if not config.is_encoder_decoder:
         model.loss_type = "ForCausalLM"  # what transformers 5 uses anyway, after warning that GPT-2 leaves it unset
     add_format_tokens(tokenizer, model)
     return model.to(device or default_device()), tokenizer
@@ -182,6 +183,13 @@ def set_dropout(model: torch.nn.Module, p: float) -> None:
                  "activation_dropout", "hidden_dropout"):
         if isinstance(getattr(model.config, name, None), float):
             setattr(model.config, name, p)
+
+
+def context_window(model: torch.nn.Module) -> int | None:
+    """How many positions the model reads (GPT-2: ``n_positions``; most others: ``max_position_embeddings``), or
+    None when its config does not say."""
+    config = model.config
+    return getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", None)
 
 
 def is_seq2seq(model: torch.nn.Module) -> bool:

@@ -52,18 +52,36 @@ class RowReport:
                 f"{self.context_cut} lost their oldest context, {self.response_cut} had their response cut")
 
 
-def prompt_ids(
+@dataclass(frozen=True)
+class FittedPrompt:
+    """Prompt token ids that fit a budget, and what had to go."""
+
+    ids: list[int]
+    dropped_turns: int  # oldest whole turns left out
+    cut_tokens: int  # oldest tokens of the newest kept turn left out (it did not fit on its own)
+
+
+def fit_prompt(
     tokenizer, context: Sequence[Turn], max_length: int, fmt: DialogueFormat = DialogueFormat()
-) -> list[int]:
+) -> FittedPrompt:
     """The prompt's token ids, at most `max_length` of them: oldest turns dropped first, then the oldest tokens of
-    the newest turn; the closing ``<|response|>`` marker is always kept."""
+    the newest turn; the closing ``<|response|>`` marker is always kept. Training rows and the chatbot both fit
+    their prompts here, so the model sees at chat time exactly what it saw in training."""
     if max_length < 1:
-        raise ValueError(f"max_length must leave room for the response marker, got {max_length}")
+        raise ValueError(f"no room for a prompt: max_length must leave room for the response marker, got {max_length}")
     start, ids = 0, _ids(tokenizer, fmt.prompt(context))
     while len(ids) > max_length and start < len(context) - 1:
         start += 1
         ids = _ids(tokenizer, fmt.prompt(context[start:]))
-    return ids[-max_length:]  # the marker is the last token
+    cut = max(0, len(ids) - max_length)
+    return FittedPrompt(ids[cut:], start, cut)  # the marker is the last token
+
+
+def prompt_ids(
+    tokenizer, context: Sequence[Turn], max_length: int, fmt: DialogueFormat = DialogueFormat()
+) -> list[int]:
+    """`fit_prompt`'s token ids alone."""
+    return fit_prompt(tokenizer, context, max_length, fmt).ids
 
 
 def encode_pair(
@@ -165,4 +183,5 @@ def collator_for(tokenizer, pad_to: int | None = None) -> PadCollator:
 
 
 def _ids(tokenizer, text: str) -> list[int]:
-    return tokenizer(text, add_special_tokens=False)["input_ids"]
+    # verbose=False: no "longer than the maximum sequence length" warning; the callers cut the ids to fit.
+    return tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
