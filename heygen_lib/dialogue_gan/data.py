@@ -16,6 +16,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 
@@ -73,15 +74,8 @@ def token_index(vocab: Vocabulary) -> dict[str, int]:
 
 def encode_responses(vocab: Vocabulary, texts: Sequence[str], response_len: int) -> tuple[torch.Tensor, Counter]:
     """LongTensor [N, response_len] of fitted responses + ``<eos>`` + padding, and how many each fitting rule took."""
-    index = token_index(vocab)
-    out = torch.full((len(texts), response_len), PAD_ID, dtype=torch.long)
-    fitting: Counter = Counter()
-    for row, text in enumerate(texts):
-        fitted, how = fit_response(text, response_len - 1)
-        fitting[how] += 1
-        ids = [index.get(w, UNK_ID) for w in word_tokens(fitted)][: response_len - 1] + [EOS_ID]
-        out[row, : len(ids)] = torch.tensor(ids)
-    return out, fitting
+    fitted = [fit_response(text, response_len - 1) for text in texts]
+    return vocab.encode([text for text, _ in fitted], response_len), Counter(how for _, how in fitted)
 
 
 @dataclass(frozen=True)
@@ -97,8 +91,9 @@ class EncodedPairs:
     def __len__(self) -> int:
         return len(self.pairs)
 
-    @property
+    @cached_property
     def dialogue_ids(self) -> list[str]:
+        """Each row's dialogue id (built once: the discriminator asks on every step)."""
         return [p.dialogue_id for p in self.pairs]
 
     def subset(self, rows: Sequence[int] | torch.Tensor) -> EncodedPairs:

@@ -117,10 +117,10 @@ def compare_generators(
             "adversarial success": _share_real(discriminator, contexts, lengths, data.responses)}
     means, spreads = {"real responses": real}, {"real responses": dict.fromkeys(real, 0.0)}
     for name, generator in generators.items():
-        runs = []
+        runs, teacher_forced = [], nll(generator, data)  # no sampling in the NLL: the same for every seed
         for seed in seeds:
             ids = generate(generator, data, temperature, seed)
-            runs.append({**text_metrics(texts_of(vocab, ids), references), "NLL": nll(generator, data),
+            runs.append({**text_metrics(texts_of(vocab, ids), references), "NLL": teacher_forced,
                          "adversarial success": _share_real(discriminator, contexts, lengths, ids)})
         values = {metric: torch.tensor([run[metric] for run in runs], dtype=torch.float64) for metric in runs[0]}
         means[name] = {metric: v.mean().item() for metric, v in values.items()}

@@ -90,7 +90,6 @@ class Seq2SeqGenerator(nn.Module):
         contexts: torch.Tensor,
         lengths: torch.Tensor,
         temperature: float = 1.0,
-        max_len: int | None = None,
         generator: torch.Generator | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """One response per context: ids [B, T] (<pad> after <eos>) and the log-probability of each drawn token under
@@ -100,7 +99,7 @@ class Seq2SeqGenerator(nn.Module):
         Gradients flow into the log-probabilities unless you call it under ``torch.no_grad()``. It samples with the
         model as it is: call ``.eval()`` first to switch dropout off.
         """
-        max_len = max_len or self.config.response_len
+        max_len = self.config.response_len
         memory, mask, state = self.encode(contexts, lengths)
         n = contexts.size(0)
         inputs = torch.full((n,), BOS_ID, dtype=torch.long, device=contexts.device)
