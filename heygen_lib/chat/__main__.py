@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import fields
 from pathlib import Path
 from typing import TextIO
 
@@ -43,8 +44,7 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None, stdout: Tex
 
         args.model = model_dir()
     try:
-        decoding = DecodingConfig(args.strategy, args.temperature, args.top_k, args.top_p, args.repetition_penalty,
-                                  args.num_beams, args.max_new_tokens)
+        decoding = DecodingConfig(**{f.name: getattr(args, f.name) for f in fields(DecodingConfig)})
         bot = load_chatbot(args.model, decoding)
     except (ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)

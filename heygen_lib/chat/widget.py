@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import warnings
+from dataclasses import fields
 
 import ipywidgets as w
 
@@ -26,9 +27,8 @@ MARKS = {"good": "👍", "bad": "👎", "corrected": "✎ corrected"}
 class ChatWidget(w.VBox):
     """Talk to `chatbot`; rate and correct its replies into `store` (no feedback row when `store` is None)."""
 
-    def __init__(self, chatbot: Chatbot, store: FeedbackStore | None = None, model_name: str = "",
-                 stream: bool = True):
-        self.chatbot, self.store, self.model_name, self.streaming = chatbot, store, model_name, stream
+    def __init__(self, chatbot: Chatbot, store: FeedbackStore | None = None, model_name: str = ""):
+        self.chatbot, self.store, self.model_name = chatbot, store, model_name
         self.marks: dict[tuple[str, int], list[str]] = {}  # (conversation, bot turn) -> feedback given
         d = chatbot.decoding
         self.transcript = w.HTML()
@@ -76,8 +76,7 @@ class ChatWidget(w.VBox):
 
     def decoding(self) -> DecodingConfig:
         """The decoding settings the controls show (ValueError if they make no sense)."""
-        return DecodingConfig(self.strategy.value, self.temperature.value, self.top_k.value, self.top_p.value,
-                              self.repetition_penalty.value, self.num_beams.value, self.max_new_tokens.value)
+        return DecodingConfig(**{f.name: getattr(self, f.name).value for f in fields(DecodingConfig)})
 
     def send_message(self, _=None) -> None:
         """Send the message box's text with the controls' settings; show the reply as it streams."""
@@ -85,20 +84,13 @@ class ChatWidget(w.VBox):
         try:
             self.chatbot.decoding = self.decoding()
             text = ""
-            pieces = self.chatbot.stream(self.message.value) if self.streaming else None
-            if pieces is None:
-                self.chatbot.reply(self.message.value)
-            else:
-                for piece in pieces:
-                    text += piece
-                    self.render(pending=(self.message.value, text))
-        except ValueError as err:  # bad input or settings: say so, keep everything as it was
-            self._say(str(err), error=True)
-            self.render()
-            return
-        except Exception as err:  # generation failed; the history is unchanged
-            self._say(f"generation failed, nothing was added to the conversation: {type(err).__name__}: {err}",
-                      error=True)
+            for piece in self.chatbot.stream(self.message.value):
+                text += piece
+                self.render(pending=(self.message.value, text))
+        except Exception as err:  # bad input or settings, or generation failed: the history is unchanged
+            problem = str(err) if isinstance(err, ValueError) else (
+                f"generation failed, nothing was added to the conversation: {type(err).__name__}: {err}")
+            self._say(problem, error=True)
             self.render()
             return
         finally:
