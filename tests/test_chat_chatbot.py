@@ -1,21 +1,12 @@
 import pytest
-from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from heygen_lib.chat import Chatbot, DecodingConfig, clean_message, fit_prompt
 from heygen_lib.data import Turn
 from heygen_lib.nlg.dialogue_format import DialogueFormat
 from heygen_lib.nlg.rows import prompt_ids
-from heygen_lib.tiny_models import TinyCausalLMConfig, build_tiny_causal_lm
 
-TEXTS = ["where is my parcel", "my order is late", "sorry, what is the order number?", "it ships today, thanks"] * 5
 FMT = DialogueFormat()
 GREEDY = DecodingConfig("greedy", max_new_tokens=6)
-
-
-@pytest.fixture(scope="module")
-def model_and_tokenizer(tmp_path_factory):
-    folder = build_tiny_causal_lm(TEXTS, tmp_path_factory.mktemp("tiny"), TinyCausalLMConfig(vocab_size=300))
-    return AutoModelForCausalLM.from_pretrained(folder), AutoTokenizer.from_pretrained(folder)
 
 
 @pytest.fixture

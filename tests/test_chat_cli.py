@@ -2,18 +2,8 @@ import io
 import subprocess
 import sys
 
-import pytest
-
 from heygen_lib.chat import FeedbackStore
 from heygen_lib.chat.__main__ import main
-from heygen_lib.tiny_models import TinyCausalLMConfig, build_tiny_causal_lm
-
-TEXTS = ["where is my parcel", "my order is late", "sorry, what is the order number?", "it ships today, thanks"] * 5
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    return build_tiny_causal_lm(TEXTS, tmp_path_factory.mktemp("tiny"), TinyCausalLMConfig(vocab_size=300))
 
 
 def chat(folder, tmp_path, lines, *options):
@@ -23,8 +13,8 @@ def chat(folder, tmp_path, lines, *options):
     return status, out.getvalue()
 
 
-def test_a_conversation_with_feedback_commands_lands_in_the_store(folder, tmp_path):
-    status, out = chat(folder, tmp_path, ["/good", "where is my parcel", "/good", "   ", "my order is late",
+def test_a_conversation_with_feedback_commands_lands_in_the_store(chat_model_folder, tmp_path):
+    status, out = chat(chat_model_folder, tmp_path, ["/good", "where is my parcel", "/good", "   ", "my order is late",
                                           "/fix Sorry! What is the order number?", "/reset", "hello", "/bad", "/quit",
                                           "never read"], "--strategy", "greedy")
     assert status == 0
@@ -38,17 +28,17 @@ def test_a_conversation_with_feedback_commands_lands_in_the_store(folder, tmp_pa
     assert events[2].conversation != events[0].conversation  # /reset started a new conversation
 
 
-def test_bad_settings_or_a_missing_model_exit_with_a_clear_error(folder, tmp_path, capsys):
-    assert chat(folder, tmp_path, [], "--temperature", "0")[0] == 2
+def test_bad_settings_or_a_missing_model_exit_with_a_clear_error(chat_model_folder, tmp_path, capsys):
+    assert chat(chat_model_folder, tmp_path, [], "--temperature", "0")[0] == 2
     assert "temperature must be > 0" in capsys.readouterr().err
     assert chat(tmp_path / "nothing", tmp_path, [])[0] == 2
     assert "run notebook 05" in capsys.readouterr().err
 
 
-def test_the_module_runs_as_a_command(folder, tmp_path):
-    result = subprocess.run([sys.executable, "-m", "heygen_lib.chat", "--model", str(folder), "--max-new-tokens", "3",
-                             "--feedback", str(tmp_path / "fb.jsonl")], input="hello\n/bad\n", capture_output=True,
-                            text=True, timeout=120)
+def test_the_module_runs_as_a_command(chat_model_folder, tmp_path):
+    command = [sys.executable, "-m", "heygen_lib.chat", "--model", str(chat_model_folder), "--max-new-tokens", "3",
+               "--feedback", str(tmp_path / "fb.jsonl")]
+    result = subprocess.run(command, input="hello\n/bad\n", capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "agent: " in result.stdout and "rated bad" in result.stdout
     assert len(FeedbackStore(tmp_path / "fb.jsonl").load().events) == 1

@@ -1,16 +1,6 @@
 import pytest
-from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from heygen_lib.chat import Chatbot, DecodingConfig
-from heygen_lib.tiny_models import TinyCausalLMConfig, build_tiny_causal_lm
-
-TEXTS = ["where is my parcel", "my order is late", "sorry, what is the order number?", "it ships today, thanks"] * 5
-
-
-@pytest.fixture(scope="module")
-def model_and_tokenizer(tmp_path_factory):
-    folder = build_tiny_causal_lm(TEXTS, tmp_path_factory.mktemp("tiny"), TinyCausalLMConfig(vocab_size=300))
-    return AutoModelForCausalLM.from_pretrained(folder), AutoTokenizer.from_pretrained(folder)
 
 
 def test_each_strategy_passes_only_the_arguments_it_uses():

@@ -1,17 +1,7 @@
 import pytest
-from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from heygen_lib.chat import Chatbot, DecodingConfig, FeedbackStore, feedback_pairs
 from heygen_lib.chat.widget import ChatWidget
-from heygen_lib.tiny_models import TinyCausalLMConfig, build_tiny_causal_lm
-
-TEXTS = ["where is my parcel", "my order is late", "sorry, what is the order number?", "it ships today, thanks"] * 5
-
-
-@pytest.fixture(scope="module")
-def model_and_tokenizer(tmp_path_factory):
-    folder = build_tiny_causal_lm(TEXTS, tmp_path_factory.mktemp("tiny"), TinyCausalLMConfig(vocab_size=300))
-    return AutoModelForCausalLM.from_pretrained(folder), AutoTokenizer.from_pretrained(folder)
 
 
 @pytest.fixture
@@ -92,7 +82,6 @@ def test_reset_starts_a_new_conversation(chat):
     send(chat, "hello")
     chat.reset_button.click()
     assert chat.chatbot.history == () and chat.turn.options == () and "Say hello" in chat.transcript.value
-
 
 
 def test_the_max_new_tokens_slider_leaves_half_the_window_for_the_prompt(model_and_tokenizer):
