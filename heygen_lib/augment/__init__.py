@@ -4,6 +4,7 @@ Submodules: `base` (the common interface and provenance), `perturb` (EDA edits a
 `wordnet`), `backtranslate`, `reversal`, `mixing`, `filters`, and `evaluate` (diversity and fidelity scores).
 """
 
-from heygen_lib.augment.base import AugmentReport, DialogueAugmenter, TextAugmenter, augment_pairs, provenance
+from heygen_lib.augment.base import (AugmentReport, DialogueAugmenter, TextAugmenter, augment_pairs, augmented_pairs_path,
+                                     provenance)
 
-__all__ = ["AugmentReport", "DialogueAugmenter", "TextAugmenter", "augment_pairs", "provenance"]
+__all__ = ["AugmentReport", "DialogueAugmenter", "TextAugmenter", "augment_pairs", "augmented_pairs_path", "provenance"]

@@ -6,10 +6,12 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, is_dataclass, replace
+from pathlib import Path
 from typing import Any, Literal
 
 from heygen_lib.data.dialogue import Dialogue, Turn
 from heygen_lib.data.pairs import Pair
+from heygen_lib.paths import artifacts_dir
 
 Target = Literal["context", "response", "both"]
 
@@ -63,6 +65,11 @@ class AugmentReport:
     def __str__(self) -> str:
         return (f"{self.augmenter}: {self.inputs} inputs -> {self.made} new; {self.skipped} could not be rewritten, "
                 f"{self.unchanged} came back unchanged")
+
+
+def augmented_pairs_path() -> Path:
+    """Where notebook 02 writes its filtered augmented training pairs, and notebook 05 reads them."""
+    return artifacts_dir() / "augmented" / "support_train_augmented.jsonl"
 
 
 def augment_pairs(

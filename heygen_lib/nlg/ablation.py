@@ -23,16 +23,10 @@ from tqdm.auto import tqdm
 from heygen_lib.data import Pair, load_pairs
 from heygen_lib.nlg.evaluate import evaluate_model
 from heygen_lib.nlg.finetune import FineTuneConfig, fine_tune, load_model, planned_steps
-from heygen_lib.paths import artifacts_dir
 
 METRICS = ("dev ppl", "test ppl", "BLEU-4", "distinct-2", "Self-BLEU-4", "avg words")
 # Which way is better; length has no better side (compare it with the real replies' instead).
 BETTER = {"dev ppl": "lower", "test ppl": "lower", "BLEU-4": "higher", "distinct-2": "higher", "Self-BLEU-4": "lower"}
-
-
-def augmented_pairs_path() -> Path:
-    """Notebook 02's filtered augmented training pairs."""
-    return artifacts_dir() / "augmented" / "support_train_augmented.jsonl"
 
 
 def load_extra_pairs(path: str | Path, made_by: str) -> list[Pair]:
