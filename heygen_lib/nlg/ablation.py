@@ -166,13 +166,13 @@ def ablation_plot(summary: Sequence[Mapping], metrics: Sequence[str] = ("test pp
     fig = Figure(figsize=(3.6 * len(metrics), 3.4), layout="constrained")
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
     names = [line["data"] for line in summary]
+    seeds = min(line["seeds"] for line in summary)
     for ax, metric in zip(axes, metrics):
-        spread = [line[f"{metric} sd"] for line in summary] if min(line["seeds"] for line in summary) > 1 else None
+        spread = [line[f"{metric} sd"] for line in summary] if seeds > 1 else None
         ax.bar(range(len(names)), [line[metric] for line in summary], yerr=spread, capsize=4,
                color=[f"C{i}" for i in range(len(names))])
         ax.set_xticks(range(len(names)), names, rotation=20, fontsize=8)
         ax.set_title(f"{metric} ({BETTER[metric]} is better)" if metric in BETTER else metric, fontsize=10)
-    seeds = min(line["seeds"] for line in summary)
     bars = ", bars: ± 1 sd" if seeds > 1 else ""
     fig.suptitle(f"Same model, same steps, real test split; {seeds} seed{'s' if seeds > 1 else ''} per mix{bars}")
     return fig
