@@ -19,12 +19,11 @@ from heygen_lib.dialogue_gan.evaluation import (
 from heygen_lib.dialogue_gan.generator import Seq2SeqConfig, Seq2SeqGenerator
 
 ITEMS = ["kettle", "toaster", "blender", "fridge", "lamp", "radio"]
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
 def setup():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     dialogues = []
     for i, item in enumerate(ITEMS):
         turns = (Turn("customer", f"where is my {item}?"), Turn("agent", f"Your {item} ships today."),
@@ -36,8 +35,7 @@ def setup():
     torch.manual_seed(0)
     generator = Seq2SeqGenerator(Seq2SeqConfig(len(vocab), response_len=8, embed_dim=16, hidden_dim=16))
     discriminator = PairDiscriminator(PairDiscriminatorConfig(len(vocab), embed_dim=16, filters=8, mlp_dim=16))
-    yield vocab, data, generator, discriminator
-    torch.set_num_threads(threads)
+    return vocab, data, generator, discriminator
 
 
 def test_real_responses_score_bleu_one_against_themselves():

@@ -11,14 +11,7 @@ from heygen_lib.dialogue_gan.review import candidate_key
 from heygen_lib.dialogue_gan.training import DialogueGANConfig, DialogueGANTrainer, train_mle
 
 ITEMS = ["kettle", "toaster", "blender", "fridge", "lamp", "radio", "mixer", "heater"]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ from heygen_lib.dialogue_gan.training import (
 )
 
 ITEMS = ["kettle", "toaster", "blender", "fridge", "lamp", "radio", "kettle lid", "mixer"]
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def toy_pairs():
@@ -28,15 +29,6 @@ def toy_pairs():
                  Turn("customer", "thanks"), Turn("agent", "You are welcome!"))
         dialogues.append(Dialogue(f"d{i}", turns, "toy"))
     return build_pairs(dialogues, context_turns=3, response_speaker="agent")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny LSTMs run faster on one thread than split across busy cores; the setting is restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
