@@ -26,7 +26,7 @@ run: $(STAMP)
 	$(BIN)/heygen-run-notebooks
 
 test: $(STAMP)
-	HEYGEN_PROFILE=smoke $(BIN)/python -m pytest
+	HEYGEN_PROFILE=smoke HEYGEN_LESSONS=strict $(BIN)/python -m pytest
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/

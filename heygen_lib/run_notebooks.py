@@ -17,6 +17,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from heygen_lib.lessons import RUN_DIR_ENV
 from heygen_lib.paths import PROJECT_ROOT, runs_dir
 from heygen_lib.profile import ENV_VAR, PROFILES, active_profile
 
@@ -77,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no notebooks match {args.prefixes} in {NOTEBOOK_DIR}")
     out_dir = runs_dir() / f"{datetime.now():%Y%m%d-%H%M%S}-{profile}"
     (out_dir / "figures").mkdir(parents=True)
+    os.environ[RUN_DIR_ENV] = str(out_dir)  # each notebook's lesson checks are recorded beside its executed copy
     print(f"profile {profile}: executing {len(todo)} notebook(s) into {out_dir}")
     for path in todo:
         ok, seconds = execute(path, out_dir)
