@@ -214,7 +214,7 @@ class GANTrainer:
         )
         self.generator.train()
         with self._autocast():
-            log_probs = -F.cross_entropy(self.generator(samples).float().transpose(1, 2), samples, reduction="none")
+            log_probs = -self.generator.token_nll(samples)  # [B, T]
             baseline = rewards.mean() if self.config.baseline else None
             loss = policy_gradient_loss(log_probs, rewards, baseline)
         self._update("generator", loss, self.generator)
