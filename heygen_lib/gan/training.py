@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from heygen_lib.checkpoints import global_rng_state, read_checkpoint, restore_global_rng, write_checkpoint
