@@ -88,7 +88,9 @@ def main() -> None:
     mle_state = copy.deepcopy(mle.generator.state_dict())
     rows = [{"method": "MLE", "recipe": "SeqGAN MLE (Adam 1e-2)", "steps": mle_epochs, "seconds": mle_seconds,
              "NLL_oracle": mle_mean, "NLL_test": noise["nll_test"][0], "move": 0.0, "moved (> 3 std)": "-",
-             "copy rate": noise["copy_rate"][0], "unique": noise["unique"][0], "distinct-3": noise["distinct-3"][0]}]
+             "copy rate": noise["copy_rate"][0], "unique": noise["unique"][0], "distinct-3": noise["distinct-3"][0],
+             "D acc train": "-", "D acc held-out": "-", "D pre-training batches": "-",
+             "D acc held-out after pre-training": "-"}]
     histories = {"MLE": mle.history}
     for name in names:
         train_config: TrainConfig = recipe(name, seed=args.seed)

@@ -43,6 +43,7 @@ class GanSizes:
     d_pretrain_target: float = 0.6  # held-out accuracy that ends discriminator pre-training (0.5 is chance)
     adversarial_steps: int = 200  # SeqGAN: generator updates, each with rollout rewards and fresh-negative D batches
     gumbel_steps: int = 2000  # Gumbel-softmax GAN updates (RelGAN trains thousands); beta reaches beta_max at the last
+    gumbel_losses: tuple[str, ...] = ("rsgan", "standard", "hinge", "wgan-gp")  # losses trained on the small set
     rollouts: int = 16
     eval_samples: int = 10_000  # samples scored by the oracle at each evaluation
     eval_every: int = 20
@@ -101,7 +102,8 @@ PROFILES = {
         "smoke",
         data=DataSizes(max_dialogues=400),
         augment=AugmentSizes(pairs=120),
-        gan=GanSizes(mle_epochs=12, d_pretrain_steps=400, adversarial_steps=60, gumbel_steps=100, rollouts=4,
+        gan=GanSizes(mle_epochs=12, d_pretrain_steps=200, adversarial_steps=40, gumbel_steps=80,
+                     gumbel_losses=("rsgan", "hinge"), rollouts=4,
                      eval_samples=1000, eval_every=20, noise_repeats=5, large_train=20_000, text_vocab=1000,
                      text_mle_epochs=8, text_adversarial_steps=4),
         dialogue_gan=DialogueGanSizes(vocab=1000, context_len=32, response_len=20, hidden=128, mle_epochs=8,
