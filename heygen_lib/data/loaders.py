@@ -215,7 +215,7 @@ def load_chatterbot(language: str = "english", limit: int | None = None) -> list
             dialogues.append(Dialogue(f"{file.stem}-{i}", turns, "chatterbot", {"categories": categories}))
         if skipped:
             lines = ", ".join(map(str, skipped))
-            warnings.warn(f"{file}: skipped {len(skipped)} conversation(s) that are not lists of utterances (line {lines})")
+            warnings.warn(f"{file.relative_to(root.parent.parent)}: skipped {len(skipped)} conversation(s) that are not lists of utterances (line {lines})")
     return dialogues[:limit]
 
 
