@@ -10,13 +10,13 @@ from heygen_lib.data.cleaning import CleaningReport
 # contractions. An n-gram made only of these says how a corpus talks, not what it talks about.
 FUNCTION_WORDS = frozenset("""
 i me my mine you your yours he him his she her hers it its we us our ours they them their theirs myself yourself
-this that these those what which who whom whose there
+this that these those what which who whom whose there here
 a an the some any no every each all both another
 in on at to for of with from by about as into onto over under after before between through during up out off
 and but or nor if so because than then while though
 am is are was were be been being do does did done have has had having
 can could will would shall should may might must not
-i'm you're he's she's it's we're they're that's what's there's i've you've we've they've i'll you'll it'll we'll
+i'm you're he's she's it's we're they're that's what's there's here's i've you've we've they've i'll you'll it'll we'll
 i'd you'd don't doesn't didn't isn't aren't wasn't weren't can't couldn't won't wouldn't shouldn't haven't hasn't
 """.split())
 

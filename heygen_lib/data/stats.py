@@ -55,7 +55,7 @@ def vocabulary_table(corpora: Mapping[str, Sequence[Dialogue]]) -> list[dict[str
         tokens_read, types = vocabulary_growth(dialogues)
         n, v = (tokens_read[-1], types[-1]) if tokens_read else (0, 0)
         rows.append({"corpus": source, "tokens N": f"{n:,}", "types V": f"{v:,}", "V / N": v / n if n else float("nan"),
-                     "Heaps beta": heaps_exponent(tokens_read, types)})
+                     "Heaps β": heaps_exponent(tokens_read, types)})
     return rows
 
 
