@@ -61,8 +61,7 @@ if "google.colab" in sys.modules:
     sys.path.insert(0, KIT)
     os.chdir(os.path.join(KIT, "notebooks"))
     from heygen_lib.colab import finish_setup
-    finish_setup()
-'''
+    finish_setup()'''
 
 
 def finish_setup(runner: Callable[[Sequence[str]], int] | None = None) -> list[str]:

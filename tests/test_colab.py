@@ -124,3 +124,16 @@ def test_apertium_is_installed_with_apt_when_missing_and_its_absence_is_said(mon
 def test_apertium_already_there_installs_nothing(monkeypatch):
     monkeypatch.setattr(colab, "apertium_ready", lambda: True)
     assert colab.ensure_apertium(lambda command: pytest.fail(f"ran {command}")) == "Apertium: ready (eng-spa)"
+
+
+def test_readme_colab_section_names_what_the_cell_does():
+    import inspect
+
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## On Colab\n")[1].split("\n## ")[0]
+    code = BOOTSTRAP_CELL + inspect.getsource(colab)
+    for fact in ("/content/heygen-kit", ".colab-installed", "KEEP_ARTIFACTS_ON_DRIVE", "HEYGEN_ARTIFACTS_DIR",
+                 "/content/drive/MyDrive/heygen-kit/artifacts", 'nltk.download("wordnet"', "apt-get", *colab.APERTIUM_PACKAGES,
+                 "re-run this cell to try again"):
+        assert fact in section, fact
+        assert fact in code, fact
