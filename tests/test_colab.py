@@ -137,3 +137,19 @@ def test_readme_colab_section_names_what_the_cell_does():
                  "re-run this cell to try again"):
         assert fact in section, fact
         assert fact in code, fact
+
+
+# What Colab's runtime had when issue 15 rehearsed it; the kit's requirements must admit them, or the bootstrap's
+# `pip install` would replace Colab's own builds (a CUDA torch swapped for another, ipywidgets 8 without its front end).
+COLAB_KEEPS = {"torch": "2.6.0", "transformers": "5.0.0", "ipywidgets": "7.7.1"}
+
+
+def test_the_kits_requirements_admit_colabs_own_torch_transformers_and_ipywidgets():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    from packaging.requirements import Requirement
+
+    pyproject = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    requirements = {r.name: r for r in map(Requirement, pyproject["project"]["dependencies"])}
+    for name, version in COLAB_KEEPS.items():
+        assert requirements[name].specifier.contains(version), (name, str(requirements[name].specifier), version)

@@ -215,7 +215,8 @@ def load_chatterbot(language: str = "english", limit: int | None = None) -> list
             dialogues.append(Dialogue(f"{file.stem}-{i}", turns, "chatterbot", {"categories": categories}))
         if skipped:
             lines = ", ".join(map(str, skipped))
-            warnings.warn(f"{file.relative_to(root.parent.parent)}: skipped {len(skipped)} conversation(s) that are not lists of utterances (line {lines})")
+            shown = file.relative_to(root.parent.parent)  # chatterbot_corpus/data/...: no machine path in the message
+            warnings.warn(f"{shown}: skipped {len(skipped)} conversation(s) that are not lists of utterances (line {lines})")
     return dialogues[:limit]
 
 
