@@ -91,12 +91,15 @@ def ensure_wordnet() -> str:
         pass
     NLTK_DATA.mkdir(parents=True, exist_ok=True)
     fetched = nltk.download("wordnet", download_dir=str(NLTK_DATA), quiet=True)
+    if not fetched:
+        return ("WordNet: nltk.download('wordnet') failed (no network?); notebook 02's synonym augmenters need it: "
+                "re-run this cell")
+    folder = f"{NLTK_DATA.relative_to(PROJECT_ROOT)}/"
     try:
         load_wordnet()
     except WordNetMissing:
-        return (f"WordNet: download failed ({'no error reported' if fetched else 'see above'}); notebook 02's synonym "
-                "augmenters need it: re-run this cell")
-    return f"WordNet: downloaded into {NLTK_DATA.relative_to(PROJECT_ROOT)}/"
+        return f"WordNet: downloaded into {folder}, but NLTK cannot read it there; notebook 02's synonym augmenters need it"
+    return f"WordNet: downloaded into {folder}"
 
 
 def apertium_ready() -> bool:

@@ -153,3 +153,20 @@ def test_the_kits_requirements_admit_colabs_own_torch_transformers_and_ipywidget
     requirements = {r.name: r for r in map(Requirement, pyproject["project"]["dependencies"])}
     for name, version in COLAB_KEEPS.items():
         assert requirements[name].specifier.contains(version), (name, str(requirements[name].specifier), version)
+
+
+def test_wordnet_download_failure_is_said_and_nothing_raises(monkeypatch, tmp_path):
+    import nltk
+
+    from heygen_lib.augment import wordnet
+
+    def missing():
+        raise wordnet.WordNetMissing("no WordNet")
+
+    calls = []
+    monkeypatch.setattr(wordnet, "load_wordnet", missing)
+    monkeypatch.setattr(wordnet, "NLTK_DATA", tmp_path / "nltk_data")
+    monkeypatch.setattr(nltk, "download", lambda name, download_dir, quiet: calls.append((name, download_dir)) or False)
+    line = colab.ensure_wordnet()
+    assert calls == [("wordnet", str(tmp_path / "nltk_data"))]
+    assert line.startswith("WordNet: nltk.download('wordnet') failed") and "re-run this cell" in line
