@@ -1,9 +1,10 @@
 """An append-only JSONL log: the store behind review decisions (notebook 04) and chat feedback (notebook 06).
 
-People's decisions must never be lost. So each record is one line, written with a single ``write`` under an
-exclusive file lock, flushed and fsynced before `append` returns; nothing is ever rewritten in place. A crash can
-at worst leave the *last* line cut short: `read` reports it (file, line, reason) and skips it, and the next
-`append` starts on a fresh line so the cut line never merges with a new record.
+People's decisions must never be lost. So each record is one line, written whole (one ``write``, repeated if it
+stops short) under an exclusive file lock, and fsynced before `append` returns; a write that fails part-way (a full
+disk) is undone and raises, so `append` never reports a record saved that is not. Nothing is ever rewritten in
+place. A crash can at worst leave the *last* line cut short: `read` reports it (file, line, reason) and skips it, and
+the next `append` starts on a fresh line so the cut line never merges with a new record.
 """
 
 from __future__ import annotations
@@ -43,6 +44,22 @@ def utc_timestamp() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def _write_all(fd: int, data: bytes, size: int, path: Path) -> None:
+    """Write every byte of `data` or none: ``os.write`` may write only part (a full disk, a file-size limit), so it
+    loops; on a failure the file is cut back to `size`, the length it had before, and the error names the file."""
+    written = 0
+    try:
+        while written < len(data):
+            n = os.write(fd, data[written:])
+            if n == 0:
+                raise OSError(f"no space to write ({written} of {len(data)} bytes written)")
+            written += n
+    except OSError as err:
+        os.ftruncate(fd, size)  # no partial record stays behind to be read as a cut line
+        raise OSError(err.errno, f"could not save the record to {path}: {err.strerror or err}; nothing was "
+                                 "written (is the disk full?)") from err
+
+
 class JsonlLog:
     """Append JSON objects to `path`, one per line, safely across threads, processes and crashes."""
 
@@ -70,7 +87,7 @@ class JsonlLog:
             size = os.fstat(fd).st_size
             if size and os.pread(fd, 1, size - 1) != b"\n":  # a crash cut the last line: never write onto it
                 line = "\n" + line
-            os.write(fd, line.encode("utf-8"))
+            _write_all(fd, line.encode("utf-8"), size, self.path)
             os.fsync(fd)
 
     def read(self) -> LogContents:
