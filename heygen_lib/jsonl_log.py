@@ -44,6 +44,13 @@ def utc_timestamp() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def _os_error(cause: OSError, message: str) -> OSError:
+    """An `OSError` that reads as `message` alone (no "[Errno n]" prefix) and keeps the cause's errno."""
+    err = OSError(message)
+    err.errno = cause.errno
+    return err
+
+
 def _write_all(fd: int, data: bytes, size: int, path: Path) -> None:
     """Write every byte of `data` or none: ``os.write`` may write only part (a full disk, a file-size limit), so it
     loops; on a failure the file is cut back to `size`, the length it had before, and the error names the file."""
@@ -56,8 +63,8 @@ def _write_all(fd: int, data: bytes, size: int, path: Path) -> None:
             written += n
     except OSError as err:
         os.ftruncate(fd, size)  # no partial record stays behind to be read as a cut line
-        raise OSError(err.errno, f"could not save the record to {path}: {err.strerror or err}; nothing was "
-                                 "written (is the disk full?)") from err
+        raise _os_error(err, f"could not save the record to {path}: {err.strerror or err}; nothing was written "
+                             "(is the disk full?)") from err
 
 
 class JsonlLog:
@@ -77,6 +84,15 @@ class JsonlLog:
                 yield fd
             finally:
                 os.close(fd)  # closing releases the lock
+
+    def check_writable(self) -> None:
+        """Raise an `OSError` naming the file unless records can be appended to it (creating it, empty, if need be):
+        a program that collects people's input checks this before it asks for any."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644))
+        except OSError as err:
+            raise _os_error(err, f"cannot write to {self.path}: {err.strerror or err}") from None
 
     def append(self, record: dict[str, Any]) -> None:
         """Write `record` as one line and make it durable before returning."""
