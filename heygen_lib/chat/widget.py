@@ -110,7 +110,11 @@ class ChatWidget(w.VBox):
         """Rate the reply chosen in the feedback row."""
         if self._no_turn():
             return
-        self.store.rate(self.chatbot, rating, turn=self.turn.value, model=self.model_name)
+        try:
+            self.store.rate(self.chatbot, rating, turn=self.turn.value, model=self.model_name)
+        except OSError as err:  # a full disk or an unwritable store: say so, keep the conversation
+            self._say(f"not saved: {err}", error=True)
+            return
         self._mark(rating)
 
     def save_correction(self, _=None) -> None:
@@ -121,6 +125,9 @@ class ChatWidget(w.VBox):
             self.store.correct(self.chatbot, self.correction.value, turn=self.turn.value, model=self.model_name)
         except ValueError as err:
             self._say(str(err), error=True)
+            return
+        except OSError as err:
+            self._say(f"not saved: {err}", error=True)
             return
         self.correction.value = ""
         self._mark("corrected")
