@@ -113,3 +113,11 @@ def test_linear_email_mask_finds_what_the_unanchored_pattern_found(raw):
 
     assert [m.span() for m in _EMAIL.finditer(raw)] == [
         m.span() for m in re.finditer(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", raw)]
+
+
+def test_lone_surrogates_are_removed_like_control_characters():
+    config = CleaningConfig()
+    report = CleaningReport(steps=dict.fromkeys(_step_names(config), 0))
+    cleaned = clean_text("where is \ud800my parcel\udfff", config, report)
+    assert cleaned == "where is my parcel" and cleaned.encode("utf-8")
+    assert report.steps["turns with control or invisible characters removed"] == 1

@@ -149,12 +149,13 @@ def clean_text(text: str, config: CleaningConfig, report: CleaningReport) -> str
 
 
 def _strip_control(text: str) -> str:
-    """Drop control and invisible format characters (zero-width spaces, bidi marks), keeping whitespace for the
-    whitespace step and the zero-width joiner that emoji sequences need."""
+    """Drop control and invisible format characters (zero-width spaces, bidi marks) and lone surrogates (half of a
+    UTF-16 pair: no character, and they cannot be encoded), keeping whitespace for the whitespace step and the
+    zero-width joiner that emoji sequences need."""
     return "".join(
         char
         for char in text
-        if char.isspace() or unicodedata.category(char) not in ("Cc", "Cf") or char in _KEEP_FORMAT_CHARS
+        if char.isspace() or unicodedata.category(char) not in ("Cc", "Cf", "Cs") or char in _KEEP_FORMAT_CHARS
     )
 
 
