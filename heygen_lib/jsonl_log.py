@@ -5,6 +5,8 @@ stops short) under an exclusive file lock, and fsynced before `append` returns; 
 disk) is undone and raises, so `append` never reports a record saved that is not. Nothing is ever rewritten in
 place. A crash can at worst leave the *last* line cut short: `read` reports it (file, line, reason) and skips it, and
 the next `append` starts on a fresh line so the cut line never merges with a new record.
+
+The lock is ``fcntl.flock``: POSIX only (Linux, macOS, Colab, WSL), as the README says.
 """
 
 from __future__ import annotations
