@@ -71,7 +71,7 @@ class PretrainSizes:
     """Sizes for pretraining the small GPT-2 stand-in (`heygen_lib.nlg.pretrain`) that the smoke profile
     fine-tunes. Its shape is `PretrainConfig`'s; only the budget differs between profiles."""
 
-    steps: int = 150  # optimizer steps of 16 blocks x 256 tokens
+    steps: int = 200  # optimizer steps of 8 blocks x 256 tokens
     conversations: int | None = None  # Chit-Chat conversations read; None: all ~7,000
 
 
