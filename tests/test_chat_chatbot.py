@@ -216,7 +216,8 @@ def test_an_encoder_decoder_reply_is_its_whole_output_streamed_and_stored_alike(
     assert streamed == bot.last_reply.text == bot.history[-1].text == reply.text
 
 
-def test_only_a_folder_fine_tuned_in_the_kit_format_loads_as_a_chatbot(chat_model_folder, translator_folder, tmp_path):
+def test_only_a_folder_fine_tuned_in_the_kit_format_loads_as_a_chatbot(chat_model_folder, translator_folder,
+                                                                       tmp_path):
     import shutil
 
     from heygen_lib.chat import load_chatbot

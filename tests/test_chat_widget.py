@@ -111,3 +111,9 @@ def test_feedback_that_cannot_be_saved_is_said_in_the_status_line_and_the_chat_g
         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
     send(chat, "where is my parcel")
     assert len(chat.chatbot.history) == 4 and FeedbackStore(chat.store.path).load().events == []
+
+
+def test_every_control_label_is_shown_whole(chat):
+    controls = [chat.strategy, chat.temperature, chat.top_k, chat.top_p, chat.repetition_penalty, chat.num_beams,
+                chat.max_new_tokens, chat.turn]
+    assert all(c.style.description_width == "initial" for c in controls)
