@@ -190,7 +190,8 @@ class Chatbot:
 
     def _prepare(self, message: str, decoding: DecodingConfig) -> tuple[str, list[str], FittedPrompt]:
         text, notes = clean_message(message, self.max_message_chars)
-        budget = self.max_context_tokens - decoding.max_new_tokens
+        # A causal LM's window holds the prompt and the reply; an encoder-decoder's encoder holds the prompt alone.
+        budget = self.max_context_tokens - (0 if self.seq2seq else decoding.max_new_tokens)
         prompt = fit_prompt(self.tokenizer, [*self._history, Turn(self.user, text)], budget, self.fmt)
         if prompt.dropped_turns:
             notes.append(f"left out the {prompt.dropped_turns} oldest turn(s) to fit the "
