@@ -87,6 +87,9 @@ class NlgSizes:
     batch_size: int = 16
     learning_rate: float = 5e-5
     patience: int = 3  # dev evaluations without a better dev loss before early stopping
+    # after warm-up: "linear" decay to 0; "constant" keeps the rate up, so a short budget still reaches the point
+    # where the dev loss turns up and early stopping has something to stop
+    lr_scheduler: str = "linear"
     sgd_learning_rate: float = 1e-2  # plain SGD (no momentum) in the optimizer comparison wants a higher rate
     # The budget of each ablation run and of the freezing and optimizer tables: the optimizer steps of this many
     # passes over the real training pairs.
@@ -119,7 +122,8 @@ PROFILES = {
         dialogue_gan=DialogueGanSizes(vocab=1000, context_len=32, response_len=20, hidden=128, mle_epochs=8,
                                       mle_patience=2, d_pretrain_steps=100, adversarial_steps=40, candidates=160,
                                       keep=40),
-        nlg=NlgSizes(model=None, max_length=128, epochs=4, batch_size=16, learning_rate=2e-3, patience=2,
+        nlg=NlgSizes(model=None, max_length=128, epochs=3, batch_size=16, learning_rate=3e-3, patience=2,
+                     lr_scheduler="constant",
                      sgd_learning_rate=5e-2, ablation_epochs=0.25, ablation_seeds=(0, 1, 2), eval_contexts=20,
                      max_new_tokens=24),
     ),
