@@ -114,3 +114,16 @@ def test_feedback_that_cannot_be_saved_gets_one_line_and_the_chat_goes_on(chat_m
         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
     assert status == 0 and "(not saved: " in out and "fb.jsonl" in out and out.count("agent: ") == 2
     assert FeedbackStore(tmp_path / "fb.jsonl").load().events == []
+
+
+def test_a_damaged_model_file_is_one_error_line(chat_model_folder, tmp_path, capsys):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(chat_model_folder, broken)
+    weights = broken / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])  # a copy cut short
+    status = main(["--model", str(broken), "--feedback", str(tmp_path / "fb.jsonl")], stdin=io.StringIO(""),
+                  stdout=io.StringIO())
+    err = capsys.readouterr().err
+    assert status == 2 and err.startswith(f"error: {broken}: the saved model could not be read") and err.count("\n") == 1

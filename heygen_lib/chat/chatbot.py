@@ -271,7 +271,12 @@ def load_chatbot(folder: str | Path, decoding: DecodingConfig = DecodingConfig()
     """A `Chatbot` for the model and tokenizer saved in `folder` (e.g. by notebook 05), on `device` (default: the
     GPU when there is one). A folder that is not a model fine-tuned in the kit's format is refused
     (`check_model_folder`)."""
-    model, tokenizer = load_model(check_model_folder(folder), device=device)
+    folder = check_model_folder(folder)
+    try:
+        model, tokenizer = load_model(folder, device=device)
+    except Exception as err:  # a damaged file raises whatever its reader raises (safetensors, torch, json)
+        raise ValueError(f"{folder}: the saved model could not be read ({type(err).__name__}: {err}); save it "
+                         "again, e.g. by re-running notebook 05") from err
     return Chatbot(model, tokenizer, decoding, **kwargs)
 
 
