@@ -194,8 +194,8 @@ def translator_folder(tmp_path_factory):
     from heygen_lib.nlg.finetune import tokenizer_texts
     from heygen_lib.tiny_models import TinyTranslatorConfig, build_tiny_translator
 
-    pairs = [Pair((Turn("customer", "where is my parcel, it is late"),), Turn("agent", "sorry, what is the order number?"),
-                  "d", "test", 1)]
+    pairs = [Pair((Turn("customer", "where is my parcel, it is late"),),
+                  Turn("agent", "sorry, what is the order number?"), "d", "test", 1)]
     config = TinyTranslatorConfig(vocab_size=300, d_model=16, layers=2, heads=2, ffn_dim=32, max_positions=64)
     return build_tiny_translator(tokenizer_texts(pairs) * 5, tmp_path_factory.mktemp("t5") / "tiny", config)
 
