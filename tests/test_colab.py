@@ -83,10 +83,12 @@ def test_malformed_param_lines_are_named_with_the_reason(line, problem):
 
 def test_form_problems_name_the_notebook_and_cell(tmp_path):
     notebook = {"cells": [{"cell_type": "markdown", "source": "SEED = x  # @param {type:\"integer\"}"},
-                          {"cell_type": "code", "source": ["import os\n", "SEED = 1 + 1  # @param {type:\"integer\"}\n"]}]}
+                          {"cell_type": "code",
+                           "source": ["import os\n", "SEED = 1 + 1  # @param {type:\"integer\"}\n"]}]}
     path = tmp_path / "09_x.ipynb"
     path.write_text(json.dumps(notebook))
-    assert form_problems(path) == ["09_x.ipynb cell 1: SEED: value '1 + 1' is not a literal (Colab would overwrite the expression)"]
+    assert form_problems(path) == [
+        "09_x.ipynb cell 1: SEED: value '1 + 1' is not a literal (Colab would overwrite the expression)"]
 
 
 def test_sync_rewrites_only_the_first_code_cell_and_keeps_ids_and_layout(tmp_path):
@@ -132,7 +134,8 @@ def test_readme_colab_section_names_what_the_cell_does():
     section = readme.split("\n## On Colab\n")[1].split("\n## ")[0]
     code = BOOTSTRAP_CELL + inspect.getsource(colab)
     for fact in ("/content/heygen-kit", ".colab-installed", "KEEP_ARTIFACTS_ON_DRIVE", "HEYGEN_ARTIFACTS_DIR",
-                 "/content/drive/MyDrive/heygen-kit/artifacts", 'nltk.download("wordnet"', "apt-get", *colab.APERTIUM_PACKAGES,
+                 "/content/drive/MyDrive/heygen-kit/artifacts", 'nltk.download("wordnet"', "apt-get",
+                 *colab.APERTIUM_PACKAGES,
                  "re-run this cell to try again"):
         assert fact in section, fact
         assert fact in code, fact

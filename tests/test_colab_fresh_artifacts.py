@@ -39,7 +39,8 @@ def test_nbval_runs_the_chosen_notebooks_in_a_fresh_artifacts_folder_and_the_oth
            "EXPECTED": str(tmp_path / "usual")}
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "conftest", "-p", "no:cacheprovider",
                            "--nbval-lax", "--nbval-current-env", "--fresh-artifacts=08", "-o", "addopts=",
-                           "--rootdir", str(tmp_path), str(tmp_path / "08_fresh.ipynb"), str(tmp_path / "09_usual.ipynb")],
+                           "--rootdir", str(tmp_path),
+                           str(tmp_path / "08_fresh.ipynb"), str(tmp_path / "09_usual.ipynb")],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=170)
     assert done.returncode == 0, done.stdout[-3000:]
     assert "2 passed" in done.stdout

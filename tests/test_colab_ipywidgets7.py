@@ -22,7 +22,8 @@ def test_widget_tests_pass_under_ipywidgets_7_7_1():
         pytest.skip("`make test` installs ipywidgets 7.7.1 into .ipywidgets7/")
     assert len(WIDGET_TESTS) >= 4, WIDGET_TESTS
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(IPYWIDGETS7), str(PROJECT_ROOT)])}
-    code = "import ipywidgets, pytest, sys; print('ipywidgets', ipywidgets.__version__); sys.exit(pytest.main(sys.argv[1:]))"
+    code = ("import ipywidgets, pytest, sys; print('ipywidgets', ipywidgets.__version__); "
+            "sys.exit(pytest.main(sys.argv[1:]))")
     done = subprocess.run([sys.executable, "-c", code, "-q", "-o", "addopts=", "-p", "no:cacheprovider",
                            "-W", "ignore::DeprecationWarning", *map(str, WIDGET_TESTS)],
                           cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600)

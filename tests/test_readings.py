@@ -4,7 +4,7 @@ from heygen_lib.data.readings import cleaning_reading, is_function_phrase, ngram
 
 def test_function_phrases_are_those_without_a_content_word():
     assert is_function_phrase("in the") and is_function_phrase("can you") and is_function_phrase("i don't")
-    assert not is_function_phrase("write a") and not is_function_phrase("in python") and not is_function_phrase("thank you")
+    assert not any(map(is_function_phrase, ("write a", "in python", "thank you")))
 
 
 def test_ngram_reading_counts_function_phrases_and_names_content_ones_by_rank():

@@ -33,7 +33,8 @@ def test_pairs_explorer_reports_split_sizes(capsys):
 
 def support_like():
     def turns(i):
-        return (Turn("customer", f"hi {i}"), Turn("agent", "hello"), Turn("customer", "my order?"), Turn("agent", "on its way"))
+        return (Turn("customer", f"hi {i}"), Turn("agent", "hello"), Turn("customer", "my order?"),
+                Turn("agent", "on its way"))
     return [Dialogue(f"s{i}", turns(i)[: 2 + 2 * (i % 2)], "support") for i in range(10)]
 
 
@@ -47,7 +48,8 @@ def test_pairs_explorer_takes_agent_responses_for_support_like_notebook_01(capsy
     from heygen_lib.data import split_dialogues
     splits = split_dialogues(corpora["support"], seed=0)
     assert {k: len(v) for k, v in box.pairs.items()} == {
-        k: len(build_pairs(getattr(splits, k), context_turns=2, response_speaker="agent")) for k in ("train", "dev", "test")}
+        k: len(build_pairs(getattr(splits, k), context_turns=2, response_speaker="agent"))
+        for k in ("train", "dev", "test")}
 
     speaker = box.children[3]
     assert speaker.options == (("anyone", ""), ("customer", "customer"), ("agent", "agent"))
