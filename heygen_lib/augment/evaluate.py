@@ -17,11 +17,28 @@ from collections.abc import Sequence
 from statistics import mean, median
 from typing import Any
 
+import torch
+
 from heygen_lib.augment.base import Target, originals_of
 from heygen_lib.augment.filters import rewritten_text
 from heygen_lib.data.pairs import Pair
 from heygen_lib.language_models import PerplexityScorer
 from heygen_lib.metrics import SentenceEncoder, corpus_bleu, distinct_n, embedding_similarity, self_bleu
+
+
+class CachingEncoder:
+    """A sentence encoder that embeds each distinct text once: every row of a table compares with the same sources,
+    so they are encoded for the first row only."""
+
+    def __init__(self, encoder: SentenceEncoder):
+        self.encoder = encoder
+        self._cache: dict[str, Any] = {}
+
+    def encode(self, texts: Sequence[str]) -> Any:
+        new = [text for text in dict.fromkeys(texts) if text not in self._cache]
+        if new:
+            self._cache.update(zip(new, self.encoder.encode(new)))
+        return torch.stack([self._cache[text] for text in texts])
 
 
 def text_scores(

@@ -193,20 +193,23 @@ def word_pos(word: str, min_share: float = 0.9) -> str | None:
 
 
 @functools.cache
-def synonyms(word: str, max_senses: int | None = 1, min_pos_share: float = 0.9) -> tuple[str, ...]:
+def synonyms(word: str, max_senses: int | None = 1, min_pos_share: float = 0.9, min_count: int = 1) -> tuple[str, ...]:
     """WordNet synonyms of `word` with its part of speech (`word_pos`), from its `max_senses` most frequent senses
-    (None: all). Each synonym is read in that part of speech too; it is lower case, one word or several ("give
-    thanks"), never a name or a number. Empty when `word` does not qualify."""
+    (None: all; WordNet orders a word's senses by how often they were tagged). Each synonym is read in that part of
+    speech too, and was itself tagged in that sense at least `min_count` times (`Lemma.count()`): "day" keeps
+    "twenty-four hours" (3) and loses "mean solar day" (0), a sense's technical names that nobody writes in chat.
+    Lower case, one word or several ("give thanks"), never a name or a number. Empty when `word` does not qualify."""
     pos = word_pos(word, min_pos_share)
     if pos is None:
         return ()
     key = word.lower().replace(" ", "_")
     senses = [s for s in load_wordnet().synsets(key, pos) if any(lemma.name().lower() == key for lemma in s.lemmas())]
     found = (
-        name
+        lemma.name()
         for synset in senses[:max_senses]
-        for name in synset.lemma_names()
-        if name.lower() != key and _SYNONYM_FORM.fullmatch(name) and word_pos(name, min_pos_share) == pos
+        for lemma in synset.lemmas()
+        if lemma.name().lower() != key and _SYNONYM_FORM.fullmatch(lemma.name())
+        and (min_count == 0 or lemma.count() >= min_count) and word_pos(lemma.name(), min_pos_share) == pos
     )
     return tuple(dict.fromkeys(name.replace("_", " ") for name in found))
 
@@ -229,6 +232,10 @@ class SynonymReplacementConfig:
     # still leaves a replaceable word in 92% of turns (2 senses: 97%, all: 98%).
     max_senses: int | None = 1
     min_pos_share: float = 0.9  # how clearly one part of speech must dominate a word's senses (see `word_pos`)
+    # A synonym must itself be tagged in that sense this often in WordNet's corpus (0: any lemma of the sense, as
+    # EDA). 1 drops a sense's rare, technical names ("day" -> "mean solar day"); data/synonym_judgements.jsonl
+    # measures how often each setting changes a sentence's meaning (notebook 02).
+    min_count: int = 1
 
     def __post_init__(self) -> None:
         _check_rate(self.rate)
@@ -242,6 +249,7 @@ class RandomInsertionConfig:
     rate: float = 0.1  # insertions per word of the text (EDA's alpha_ri); at least one
     max_senses: int | None = 1  # as in `SynonymReplacementConfig`
     min_pos_share: float = 0.9
+    min_count: int = 1
 
     def __post_init__(self) -> None:
         _check_rate(self.rate)
@@ -321,7 +329,7 @@ class _SynonymEdit(_WordEdit):
         lower = unit.text.lower()
         if not unit.editable or len(lower) < 3 or lower in STOP_WORDS:
             return ()
-        return synonyms(lower, self.config.max_senses, self.config.min_pos_share)
+        return synonyms(lower, self.config.max_senses, self.config.min_pos_share, self.config.min_count)
 
 
 class SynonymReplacement(_SynonymEdit):

@@ -25,7 +25,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from heygen_lib.paths import PROJECT_ROOT
+from heygen_lib.paths import data_dir
 
 _MONTH = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December"
           r"|(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\.?)")
@@ -50,7 +50,6 @@ _SPAN = re.compile("|".join(f"(?P<{kind}>{pattern})" for kind, pattern in _PATTE
 _TRAILING = ".,;:!?)]}'\"’”"  # closes a sentence or a bracket, not a URL
 _NAME = re.compile(r"\b[A-Z][A-Za-z0-9]*[a-z0-9][A-Za-z0-9]*(?:[ -][A-Z][A-Za-z0-9]+)*(?![\w'’])")
 _SENTENCE_START = re.compile(r"(?:^|[.!?]\s+|\n)\W*$")
-CORPUS = PROJECT_ROOT / "data" / "support_dialogues.jsonl"
 
 
 def names_in(texts: Iterable[str], min_count: int = 2, min_capitalised: float = 0.75) -> tuple[str, ...]:
@@ -80,9 +79,10 @@ def names_in(texts: Iterable[str], min_count: int = 2, min_capitalised: float = 
 @functools.cache
 def data_names() -> tuple[str, ...]:
     """The names `names_in` finds in the support set's turns (``data/support_dialogues.jsonl``)."""
-    if not CORPUS.exists():
+    corpus = data_dir() / "support_dialogues.jsonl"
+    if not corpus.exists():
         return ()
-    with CORPUS.open(encoding="utf-8") as lines:
+    with corpus.open(encoding="utf-8") as lines:
         return names_in(turn["text"] for line in lines if line.strip() for turn in json.loads(line)["turns"])
 
 
