@@ -99,7 +99,7 @@ PROFILES = {
     "smoke": Profile(
         "smoke",
         data=DataSizes(max_dialogues=400),
-        augment=AugmentSizes(pairs=120),
+        augment=AugmentSizes(pairs=80),
         gan=GanSizes(mle_epochs=12, d_pretrain_steps=10, adversarial_steps=12, gumbel_steps=24, rollouts=4,
                      eval_samples=500, eval_every=4, text_vocab=1000, text_max_len=16, text_mle_epochs=8),
         dialogue_gan=DialogueGanSizes(vocab=1000, context_len=32, response_len=20, hidden=128, mle_epochs=8,

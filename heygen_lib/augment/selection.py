@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from heygen_lib.profile import Profile
 
 Candidate = tuple[str, float | None]  # (augmenter name, rate); rate None for augmenters without one
+# Rewrites that stay well-formed text: the only ones a response pool may use.
+PARAPHRASERS = ("synonym-replacement", "sentence-reversal", "back-translation (Apertium)", "back-translation (MarianMT)")
 
 
 @dataclass(frozen=True)
@@ -43,9 +45,17 @@ class SelectionRule:
     min_similarity: float = 0.85  # MiniLM cosine to the source: meaning kept (paraphrases score about 0.55-0.95)
     max_perplexity_ratio: float = 2.0  # median perplexity / the source's under the data's LM: reads like the data
     min_coverage: float = 0.5  # share of the sources the augmenter could rewrite; fewer is too little to matter
+    allowed: tuple[str, ...] | None = None  # only these augmenters (None: any); see `for_target`
+
+    @classmethod
+    def for_target(cls, target: Target, **thresholds: float) -> SelectionRule:
+        """The rule for a pool: any augmenter for the context; for the response only `PARAPHRASERS`, because the
+        model learns to write its responses, typos, swaps and deletions included."""
+        return cls(**thresholds, allowed=None if target == "context" else PARAPHRASERS)
 
     def admits(self, row: Mapping[str, Any]) -> bool:
-        return (row["similarity to source"] >= self.min_similarity
+        return ((self.allowed is None or row["augmenter"] in self.allowed)
+                and row["similarity to source"] >= self.min_similarity
                 and row["perplexity vs source"] <= self.max_perplexity_ratio
                 and row.get("coverage", 1.0) >= self.min_coverage)
 
@@ -60,8 +70,10 @@ class SelectionRule:
         return [(str(row["augmenter"]), row["rate"]) for row in chosen]
 
     def describe(self) -> str:
-        return (f"similarity to source >= {self.min_similarity}, perplexity ratio <= {self.max_perplexity_ratio}, "
-                f"coverage >= {self.min_coverage}; per augmenter, the admitted rate with the highest distinct-2")
+        only = "" if self.allowed is None else f"only {', '.join(self.allowed)}; "
+        return (f"{only}similarity to source >= {self.min_similarity}, perplexity ratio <= "
+                f"{self.max_perplexity_ratio}, coverage >= {self.min_coverage}; per augmenter, the admitted rate "
+                "with the highest distinct-2")
 
 
 def candidate_augmenters(translation: tuple[str, str] | None = None) -> dict[str, Callable[[float | None], TextAugmenter]]:
@@ -191,7 +203,7 @@ def target_texts(pairs: Sequence[Pair], target: Target) -> list[str]:
 
 def make_pool(
     profile: Profile, target: Target = "context", rates: Sequence[float] = (0.05, 0.1, 0.2, 0.3),
-    rule: SelectionRule = SelectionRule(), seed: int = 0,
+    rule: SelectionRule | None = None, seed: int = 0,
 ) -> tuple[list[Pair], list[Candidate]]:
     """Measure every candidate on the profile's training pairs, select by `rule`, write the pool: the whole of
     notebook 02's hand-off in one call (what `ensure_augmented_pairs` runs when the pool is missing)."""
@@ -202,7 +214,9 @@ def make_pool(
     train = prepared.train
     sources = train[: profile.augment.pairs]
     lm = NGramLM(order=3).fit(lm_texts(train, sources, target))
+    rule = rule or SelectionRule.for_target(target)
     augmenters = candidate_augmenters(profile.augment.translation)
+    augmenters = {name: make for name, make in augmenters.items() if rule.allowed is None or name in rule.allowed}
     rows, _ = measure(sources, augmenters, candidates(augmenters, rates), SentenceEncoder(), lm, target, seed)
     selection = rule.select(rows)
     made = apply_selection(train, augmenters, selection, target, seed)
