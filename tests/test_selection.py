@@ -61,10 +61,11 @@ def test_the_written_pool_is_exactly_the_rules_selection(tmp_path, monkeypatch, 
     path = write_pool(pool, target, SelectionRule(), selection, TABLE, made_by="test")
     assert path == augmented_pairs_path(target)
     written = load_pairs(path)
-    assert pool_selection(written) == selection == [("typos", 0.2)]
+    assert pool_selection(written) == selection == [("typos", 0.2), ("sentence-reversal", None)]
     assert all(p.meta["provenance"]["target"] == target for p in written)
     manifest = json.loads(manifest_path(target).read_text())
-    assert manifest["selected"] == [{"augmenter": "typos", "rate": 0.2}] and manifest["pairs"] == len(written)
+    assert manifest["selected"] == [{"augmenter": "typos", "rate": 0.2}, {"augmenter": "sentence-reversal", "rate": None}]
+    assert manifest["pairs"] == len(written)
     assert count_broken_spans(written, sources, target) == 0
 
 
