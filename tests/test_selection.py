@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import pytest
 
-from heygen_lib.augment import augment_pairs, augmented_pairs_path
+from heygen_lib.augment import augment_pairs, augmented_pairs_path, ensure_augmented_pairs
 from heygen_lib.augment.perturb import RandomSwap, RandomSwapConfig, Typos, TypoConfig
 from heygen_lib.augment.reversal import SentenceReversal
 from heygen_lib.augment.selection import (SelectionRule, build_pool, count_broken_spans, manifest_path,
@@ -76,3 +76,11 @@ def test_broken_spans_are_counted_against_the_original():
     context = (Turn(new.context[0].speaker, new.context[0].text.replace("BC-4821937", "BC-482")),)
     broken = replace(new, context=context + new.context[1:])
     assert count_broken_spans([broken], sources) == 1
+
+
+def test_ensure_augmented_pairs_reuses_the_pool_notebook_02_wrote(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HEYGEN_ARTIFACTS_DIR", str(tmp_path))
+    path = augmented_pairs_path("response")
+    path.parent.mkdir(parents=True)
+    path.write_text("")
+    assert ensure_augmented_pairs(target="response") == path and capsys.readouterr().out == ""

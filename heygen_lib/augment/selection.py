@@ -80,16 +80,19 @@ def candidate_augmenters(translation: tuple[str, str] | None = None) -> dict[str
     """The augmenters the table measures, by name, each made from a rate (ignored by those without one).
 
     Back-translation is Apertium's (offline) where it is installed, and MarianMT's where `translation` names the
-    models (the full profile)."""
+    models (the full profile); the synonym augmenters only where WordNet is installed."""
     from heygen_lib.augment.apertium import ApertiumBackTranslator, apertium_available
     from heygen_lib.augment.perturb import (RandomDeletion, RandomDeletionConfig, RandomInsertion,
                                             RandomInsertionConfig, RandomSwap, RandomSwapConfig, SynonymReplacement,
                                             SynonymReplacementConfig, TypoConfig, Typos)
     from heygen_lib.augment.reversal import SentenceReversal, WordReversal
+    from heygen_lib.augment.wordnet import wordnet_available
 
-    made: dict[str, Callable[[float | None], TextAugmenter]] = {
-        "synonym-replacement": lambda rate: SynonymReplacement(SynonymReplacementConfig(rate=rate)),
-        "random-insertion": lambda rate: RandomInsertion(RandomInsertionConfig(rate=rate)),
+    made: dict[str, Callable[[float | None], TextAugmenter]] = {}
+    if wordnet_available():  # else `load_wordnet` says how to get it; the other augmenters need no WordNet
+        made["synonym-replacement"] = lambda rate: SynonymReplacement(SynonymReplacementConfig(rate=rate))
+        made["random-insertion"] = lambda rate: RandomInsertion(RandomInsertionConfig(rate=rate))
+    made |= {
         "random-swap": lambda rate: RandomSwap(RandomSwapConfig(rate=rate)),
         "random-deletion": lambda rate: RandomDeletion(RandomDeletionConfig(rate=rate)),
         "typos": lambda rate: Typos(TypoConfig(rate=rate)),
