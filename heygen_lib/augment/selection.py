@@ -5,8 +5,10 @@ Every candidate (an augmenter at a rate) rewrites the same source pairs and gets
 rewrites keep the meaning (similarity to the source at least ``min_similarity``), still read like the data (median
 perplexity ratio at most ``max_perplexity_ratio``: word order counts here, unlike in the similarity) and rewrite
 enough of the sources to matter (``min_coverage``); of each augmenter's admitted rows the most varied one
-(highest distinct-2) is selected. `build_pool` then takes exactly those rewrites, drops copies and broken lengths,
-and `write_pool` saves them with a manifest (rule, table, selection) beside them.
+(highest distinct-2) is selected. `apply_selection` runs exactly those candidates over every training pair,
+`build_pool` drops copies and broken lengths, and `write_pool` saves the pool with a manifest (rule, table,
+selection) beside it. `pool_selection` reads the selection back from the pairs' provenance: a test and the
+notebook's lesson checks hold it equal to the rule's.
 
 The context is what gets augmented by default: a fine-tuned model learns to *write* its training responses, so
 perturbing them teaches it typos and swapped words, while a perturbed context only teaches it to read noisy input.
