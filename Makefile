@@ -23,18 +23,25 @@ WORDNET_DEBS := wordnet-base wordnet-sense-index
 # Apertium, a rule-based translation engine, and its English-Spanish pair: offline back-translation for the smoke
 # profile (see heygen_lib/augment/apertium.py). Installed the same way; without it back-translation says how to get it.
 APERTIUM_DEBS := apertium apertium-eng-spa
+# Colab's ipywidgets, for the widget tests' second pass (tests/test_colab_ipywidgets7.py): put in front of .venv's
+# ipywidgets 8 through PYTHONPATH, so the one venv serves both versions.
+IPYWIDGETS7 := .ipywidgets7
 
 .PHONY: run test lab setup
 run: $(STAMP)
 	$(BIN)/heygen-run-notebooks
 
-test: $(STAMP)
+test: $(STAMP) $(IPYWIDGETS7)/.installed
 	HEYGEN_PROFILE=smoke HEYGEN_LESSONS=strict $(BIN)/python -m pytest
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 
 setup: $(STAMP)
+
+$(IPYWIDGETS7)/.installed:
+	$(BIN)/python -m pip install -q --no-deps --target $(IPYWIDGETS7) ipywidgets==7.7.1 ipython-genutils==0.2.0
+	touch $@
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
