@@ -64,7 +64,8 @@ def test_the_written_pool_is_exactly_the_rules_selection(tmp_path, monkeypatch, 
     assert pool_selection(written) == selection == [("typos", 0.2), ("sentence-reversal", None)]
     assert all(p.meta["provenance"]["target"] == target for p in written)
     manifest = json.loads(manifest_path(target).read_text())
-    assert manifest["selected"] == [{"augmenter": "typos", "rate": 0.2}, {"augmenter": "sentence-reversal", "rate": None}]
+    assert manifest["selected"] == [{"augmenter": "typos", "rate": 0.2},
+                                    {"augmenter": "sentence-reversal", "rate": None}]
     assert manifest["pairs"] == len(written)
     assert count_broken_spans(written, sources, target) == 0
 

@@ -37,7 +37,8 @@ if TYPE_CHECKING:
 
 Candidate = tuple[str, float | None]  # (augmenter name, rate); rate None for augmenters without one
 # Rewrites that stay well-formed text: the only ones a response pool may use.
-PARAPHRASERS = ("synonym-replacement", "sentence-reversal", "back-translation (Apertium)", "back-translation (MarianMT)")
+PARAPHRASERS = ("synonym-replacement", "sentence-reversal", "back-translation (Apertium)",
+                "back-translation (MarianMT)")
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,9 @@ class SelectionRule:
                 "with the highest distinct-2")
 
 
-def candidate_augmenters(translation: tuple[str, str] | None = None) -> dict[str, Callable[[float | None], TextAugmenter]]:
+def candidate_augmenters(
+    translation: tuple[str, str] | None = None,
+) -> dict[str, Callable[[float | None], TextAugmenter]]:
     """The augmenters the table measures, by name, each made from a rate (ignored by those without one).
 
     Back-translation is Apertium's (offline) where it is installed, and MarianMT's where `translation` names the
