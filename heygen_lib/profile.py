@@ -28,9 +28,11 @@ class DataSizes:
 class AugmentSizes:
     """Sizes for augmentation (notebook 02)."""
 
-    pairs: int | None = 120  # training pairs each augmenter rewrites; None rewrites all of them
-    # Back-translation models (forward, backward), hub names or folders; None builds tiny offline stand-ins whose
-    # output is noise: they run the same code, nothing more.
+    # Training pairs each candidate rewrites for the measured table (None: all; then the realism LM has seen them).
+    # The selected candidates then rewrite every training pair for the pool.
+    pairs: int | None = 120
+    # Neural back-translation models (forward, backward), hub names or folders, measured beside the rule-based
+    # Apertium round trip (offline, always there once installed); None: no neural back-translation.
     translation: tuple[str, str] | None = None
 
 
@@ -120,7 +122,7 @@ PROFILES = {
     "smoke": Profile(
         "smoke",
         data=DataSizes(max_dialogues=400),
-        augment=AugmentSizes(pairs=120),
+        augment=AugmentSizes(pairs=80),
         gan=GanSizes(mle_epochs=12, d_pretrain_steps=200, adversarial_steps=40, gumbel_steps=80,
                      gumbel_losses=("rsgan", "hinge"), rollouts=4,
                      eval_samples=1000, eval_every=20, noise_repeats=5, large_train=20_000, text_vocab=1000,
@@ -136,7 +138,7 @@ PROFILES = {
     "full": Profile(
         "full",
         data=DataSizes(max_dialogues=None),
-        augment=AugmentSizes(pairs=None, translation=("Helsinki-NLP/opus-mt-en-de", "Helsinki-NLP/opus-mt-de-en")),
+        augment=AugmentSizes(pairs=400, translation=("Helsinki-NLP/opus-mt-en-de", "Helsinki-NLP/opus-mt-de-en")),
         gan=GanSizes(),
         dialogue_gan=DialogueGanSizes(),
         nlg=NlgSizes(),

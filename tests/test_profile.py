@@ -26,7 +26,7 @@ def test_unknown_profile_is_a_clear_error(monkeypatch):
 def test_smoke_is_smaller_than_full():
     smoke, full = profile.PROFILES["smoke"], profile.PROFILES["full"]
     assert smoke.data.max_dialogues is not None and full.data.max_dialogues is None
-    assert smoke.augment.pairs is not None and full.augment.pairs is None
+    assert smoke.augment.pairs < full.augment.pairs  # measured on a subset: the realism LM is fit on the rest
     assert smoke.augment.translation is None and full.augment.translation is not None
 
 
