@@ -1,0 +1,139 @@
+"""Behaviours a mutation check found unguarded (issue 19): each test fails on the named realistic bug.
+
+They go through the public API (trainer records, checkpoint files, log contents, row reports) so they survive
+refactors of the code behind it.
+"""
+
+import fcntl
+import os
+import pickle
+import threading
+import time
+from dataclasses import dataclass
+
+import pytest
+import torch
+from transformers import AutoTokenizer
+
+from heygen_lib.checkpoints import read_checkpoint, write_checkpoint
+from heygen_lib.data import Pair, Turn
+from heygen_lib.gan.discriminators import CNNDiscriminator, CNNDiscriminatorConfig
+from heygen_lib.gan.generators import LSTMGenerator, LSTMGeneratorConfig
+from heygen_lib.gan.training import GANTrainer, TrainConfig
+from heygen_lib.jsonl_log import JsonlLog
+from heygen_lib.nlg.dialogue_format import DialogueFormat
+from heygen_lib.nlg.rows import IGNORE, encode_pairs
+
+# --- WGAN-GP: the gradient penalty must reach the critic's loss ("wgan_gp" misspelt in the trainer) ---
+
+
+def first_critic_loss(gp_weight: float) -> float:
+    torch.manual_seed(0)
+    generator = LSTMGenerator(LSTMGeneratorConfig(vocab_size=12, max_len=6, embed_dim=8, hidden_dim=8))
+    critic = CNNDiscriminator(CNNDiscriminatorConfig(vocab_size=12, max_len=6, embed_dim=8, filter_widths=(2,),
+                                                     filter_counts=(4,)))
+    real = torch.randint(12, (64, 6), generator=torch.Generator().manual_seed(1))
+    config = TrainConfig(method="gumbel", loss="wgan-gp", gp_weight=gp_weight, batch_size=16, d_steps=1)
+    return GANTrainer(generator, critic, real, config).adversarial_step()["d_loss"]
+
+
+def test_the_wgan_gp_critic_loss_grows_by_the_penalty_times_its_weight():
+    without, once, twice = first_critic_loss(0.0), first_critic_loss(10.0), first_critic_loss(20.0)
+    penalty = (once - without) / 10.0
+    assert penalty > 1e-4  # an untrained critic is far from 1-Lipschitz: the penalty is not zero
+    assert twice - without == pytest.approx(20.0 * penalty, rel=1e-4)
+
+
+# --- checkpoints: written atomically, read without unpickling code ---
+
+
+@dataclass
+class Config:
+    width: int = 4
+
+
+def test_a_save_that_crashes_midway_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatch):
+    path = write_checkpoint({"config": {"width": 4}, "step": 1, "w": torch.ones(3)}, tmp_path / "ckpt.pt")
+
+    def crash_midway(state, file, *args, **kwargs):
+        if hasattr(file, "write"):
+            file.write(b"PK\x03\x04 half a checkpoint")
+        else:
+            open(file, "wb").write(b"PK\x03\x04 half a checkpoint")
+        raise KeyboardInterrupt("interrupted while saving")
+
+    monkeypatch.setattr(torch, "save", crash_midway)
+    with pytest.raises(KeyboardInterrupt):
+        write_checkpoint({"config": {"width": 4}, "step": 2, "w": torch.zeros(3)}, path)
+    monkeypatch.undo()
+    state = read_checkpoint(path, torch.device("cpu"), Config())
+    assert state["step"] == 1 and torch.equal(state["w"], torch.ones(3))
+
+
+class RunsCodeWhenUnpickled:
+    ran = False
+
+    def __reduce__(self):
+        return (RunsCodeWhenUnpickled._run, ())
+
+    @staticmethod
+    def _run():
+        RunsCodeWhenUnpickled.ran = True
+        return "pwned"
+
+
+def test_a_checkpoint_that_would_run_code_when_loaded_is_refused(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"config": {"width": 4}, "payload": RunsCodeWhenUnpickled()}, path)
+    with pytest.raises(pickle.UnpicklingError):
+        read_checkpoint(path, torch.device("cpu"), Config())
+    assert not RunsCodeWhenUnpickled.ran
+
+
+# --- the append-only log: appends wait for the file lock; only a cut LAST line is "cut short" ---
+
+
+def test_an_append_waits_while_another_writer_holds_the_log_lock(tmp_path):
+    log = JsonlLog(tmp_path / "log.jsonl")
+    log.append({"i": 0})
+    with open(log.path, "a") as other_writer:
+        fcntl.flock(other_writer, fcntl.LOCK_EX)
+        appender = threading.Thread(target=log.append, args=({"i": 1},))
+        appender.start()
+        time.sleep(0.5)
+        written_while_locked = [r["i"] for r in JsonlLog(log.path).read().records]
+        fcntl.flock(other_writer, fcntl.LOCK_UN)
+    appender.join(timeout=10)
+    assert written_while_locked == [0]
+    assert [r["i"] for r in log.read().records] == [0, 1]
+
+
+def test_only_a_bad_last_line_without_newline_is_called_cut_short(tmp_path):
+    log = JsonlLog(tmp_path / "log.jsonl")
+    log.path.write_text('{"i": 0}\n{"i": 1, oops}\n{"i": 2}\n{"i": 3, "te')
+    skipped = {s.line: s.reason for s in log.read().skipped}
+    assert sorted(skipped) == [2, 4]
+    assert skipped[2].startswith("not valid JSON") and skipped[4].startswith("cut short")
+    log.path.write_text('{"i": 0}\n{"i": 1, oops}\n')  # complete but invalid last line: not a crash
+    assert [s.reason.startswith("not valid JSON") for s in log.read().skipped] == [True]
+
+
+# --- training rows: a row of exactly max_length tokens is not cut ---
+
+
+@pytest.fixture(scope="module")
+def tokenizer(chat_model_folder):
+    return AutoTokenizer.from_pretrained(chat_model_folder)
+
+
+def test_a_row_of_exactly_max_length_is_kept_whole_and_one_token_less_cuts_it(tokenizer):
+    fmt = DialogueFormat()
+    pair = Pair((Turn("customer", "where is my parcel"),), Turn("agent", "it ships today, thanks"), "d1", "test", 1)
+    prompt = tokenizer(fmt.prompt(pair.context), add_special_tokens=False)["input_ids"]
+    target = tokenizer(fmt.target(pair.response.text), add_special_tokens=False)["input_ids"]
+    exact = len(prompt) + len(target)
+    (row,), report = encode_pairs(tokenizer, [pair], max_length=exact)
+    assert row["input_ids"] == prompt + target and row["labels"] == [IGNORE] * len(prompt) + target
+    assert (report.context_cut, report.response_cut, report.longest) == (0, 0, exact)
+    (row,), report = encode_pairs(tokenizer, [pair], max_length=exact - 1)
+    assert len(row["input_ids"]) == exact - 1 and (report.context_cut, report.response_cut) == (1, 0)
