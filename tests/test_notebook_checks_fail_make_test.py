@@ -100,3 +100,10 @@ def test_a_lost_lesson_fails_naming_notebook_and_number(verdicts):
     failure = verdicts["lesson_lost", 0]
     assert "LessonFailed" in failure
     assert "lesson_lost no longer shows its lesson: GAN NLL_oracle move / noise = 0.4, must be > 3" in failure
+
+
+def test_make_test_executes_every_notebook_with_strict_lessons():
+    recipe = (PROJECT_ROOT / "Makefile").read_text().split("\ntest:", 1)[1].split("\n\n", 1)[0]
+    assert "HEYGEN_PROFILE=smoke" in recipe and "HEYGEN_LESSONS=strict" in recipe and "pytest" in recipe
+    settings = (PROJECT_ROOT / "pyproject.toml").read_text().split("[tool.pytest.ini_options]", 1)[1]
+    assert 'testpaths = ["tests", "notebooks"]' in settings and "--nbval-lax" in settings

@@ -3,6 +3,7 @@
     .venv/bin/python -m pip install -e '.[mutation]'      # once: mutmut
     .venv/bin/python tests/mutation/run_mutations.py       # every core module, about 10-20 min on 2 cores
     .venv/bin/python tests/mutation/run_mutations.py heygen_lib/jsonl_log.py --show-survivors
+    .venv/bin/python tests/mutation/run_mutations.py --named         # the bugs listed in NAMED, one by one (no mutmut)
 
 mutmut (https://github.com/boxed/mutmut) changes one thing at a time in a module (an operator, a constant, a
 comparison, an argument) and runs the tests that cover the changed function; a change no test notices "survived".
@@ -33,6 +34,23 @@ CORE = {
     "heygen_lib/jsonl_log.py": ["tests/test_jsonl_log.py", "tests/test_mutations_killed.py"],
     "heygen_lib/checkpoints.py": ["tests/test_training.py", "tests/test_mutations_killed.py"],
 }
+# Realistic bugs that once survived the tests (issue 19), kept as regression checks: (file, text, replacement, bug).
+NAMED = [
+    ("heygen_lib/gan/training.py", 'if self.config.loss == "wgan-gp":', 'if self.config.loss == "wgan_gp":',
+     "WGAN-GP's gradient penalty never applied (loss name misspelt)"),
+    ("heygen_lib/checkpoints.py", "torch.save(state, tmp)\n    tmp.replace(path)", "torch.save(state, path)",
+     "checkpoint written straight to its final path (not atomic)"),
+    ("heygen_lib/checkpoints.py", "weights_only=True", "weights_only=False", "checkpoint loaded with weights_only=False"),
+    ("heygen_lib/jsonl_log.py", "fcntl.flock(fd, fcntl.LOCK_EX)", "pass", "append lock removed"),
+    ("heygen_lib/jsonl_log.py", 'cut = not raw.endswith(b"\\n") and number == raw.count(b"\\n") + 1',
+     'cut = not raw.endswith(b"\\n")', "a bad line in the middle of a file called cut short"),
+    ("heygen_lib/nlg/rows.py", "context_cut = len(prompt) + len(kept_target) > max_length",
+     "context_cut = len(prompt) + len(kept_target) >= max_length", "a row of exactly max_length reported as cut"),
+    ("heygen_lib/nlg/rows.py", "len(kept_target) < len(target), full_length", "len(kept_target) <= len(target), full_length",
+     "a response of exactly the room left reported as cut"),
+]
+NAMED_TESTS = ["tests/test_mutations_killed.py", "tests/test_training.py", "tests/test_jsonl_log.py",
+               "tests/test_nlg_rows.py"]
 TARGET_RATE = 90.0
 KILLED = {"killed", "timeout", "caught by type check"}
 NOT_RUN = {"skipped", "not checked", "check was interrupted by user"}
@@ -77,13 +95,46 @@ def kill_rates(work: Path, modules: list[str]) -> dict[str, dict[str, list[str]]
     return found
 
 
+def run_named(env: dict[str, str]) -> int:
+    """Apply each NAMED bug alone to a fresh copy and run the tests that should catch it; 1 if any survives."""
+    survived = 0
+    for file, text, replacement, bug in NAMED:
+        with tempfile.TemporaryDirectory(prefix="heygen-named-mutation-") as folder:
+            work = Path(folder)
+            copy_tree(work)
+            source = (work / file).read_text()
+            if source.count(text) != 1:
+                print(f"?  {bug}: {file} no longer contains the text to change; update NAMED")
+                survived += 1
+                continue
+            (work / file).write_text(source.replace(text, replacement))
+            run = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
+                                  *NAMED_TESTS], cwd=work, env=env, capture_output=True, text=True)
+            caught = [line.split(" - ")[0].removeprefix("FAILED ") for line in run.stdout.splitlines()
+                      if line.startswith("FAILED")]
+            if run.returncode == 0:
+                survived += 1
+            print(f"{'killed  ' if run.returncode else 'SURVIVED'} {bug} ({file})" + (f": {caught[0]}" if caught else ""),
+                  flush=True)
+    print(f"{len(NAMED) - survived} of {len(NAMED)} named bugs caught")
+    return 1 if survived else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("modules", nargs="*", default=list(CORE), help="modules to mutate (default: the core six)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2, help="mutants tested at once")
     parser.add_argument("--show-survivors", action="store_true", help="print the diff of every surviving mutant")
     parser.add_argument("--keep", action="store_true", help="keep the temporary copy (its path is printed)")
+    parser.add_argument("--named", action="store_true", help="check only the bugs listed in NAMED")
     args = parser.parse_args(argv)
+    # The copy must import itself, never the checkout a PYTHONPATH may point at.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+                                        if p and Path(p).resolve() != ROOT)
+    env["HEYGEN_PROFILE"] = "smoke"
+    if args.named:
+        return run_named(env)
     try:
         import mutmut  # noqa: F401
     except ImportError:
@@ -97,11 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         copy_tree(work)
         with (work / "pyproject.toml").open("a") as f:
             f.write(mutmut_config(args.modules, tests))
-        # The copy must import itself, never the checkout a PYTHONPATH may point at.
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        env["PYTHONPATH"] = os.pathsep.join(p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
-                                            if p and Path(p).resolve() != ROOT)
-        env |= {"HEYGEN_PROFILE": "smoke", "HEYGEN_ARTIFACTS_DIR": str(work / "artifacts")}
+        env["HEYGEN_ARTIFACTS_DIR"] = str(work / "artifacts")
         print(f"mutating {len(args.modules)} module(s), tests: {' '.join(tests)}", flush=True)
         run = subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(args.jobs)], cwd=work,
                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
