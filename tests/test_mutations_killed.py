@@ -1,7 +1,6 @@
-"""Behaviours a mutation check found unguarded (issue 19): each test fails on the named realistic bug.
-
-They go through the public API (trainer records, checkpoint files, log contents, row reports) so they survive
-refactors of the code behind it.
+"""Behaviours mutation testing found unguarded (issue 19, tests/mutation/): each test fails on a realistic bug that
+the other tests let through. They go through the public API (trainer records, checkpoint files, log contents, row
+reports, loss values) so they survive refactors of the code behind it.
 """
 
 import fcntl
@@ -13,12 +12,15 @@ from dataclasses import dataclass
 
 import pytest
 import torch
+import torch.nn.functional as F
+from torch import nn
 from transformers import AutoTokenizer
 
 from heygen_lib.checkpoints import read_checkpoint, write_checkpoint
 from heygen_lib.data import Pair, Turn
 from heygen_lib.gan.discriminators import CNNDiscriminator, CNNDiscriminatorConfig
 from heygen_lib.gan.generators import LSTMGenerator, LSTMGeneratorConfig
+from heygen_lib.gan.losses import gradient_penalty, make_optimizer, policy_gradient_loss
 from heygen_lib.gan.training import GANTrainer, TrainConfig
 from heygen_lib.jsonl_log import JsonlLog
 from heygen_lib.nlg.dialogue_format import DialogueFormat
@@ -137,3 +139,59 @@ def test_a_row_of_exactly_max_length_is_kept_whole_and_one_token_less_cuts_it(to
     assert (report.context_cut, report.response_cut, report.longest) == (0, 0, exact)
     (row,), report = encode_pairs(tokenizer, [pair], max_length=exact - 1)
     assert len(row["input_ids"]) == exact - 1 and (report.context_cut, report.response_cut) == (1, 0)
+
+
+# --- GAN losses: the penalty's defaults and input handling; the baseline is a constant; optimiser settings reach it ---
+
+
+class LinearCritic(nn.Module):
+    """D(x) = <w, x>: its gradient is w everywhere, so the penalty is weight * (||w|| - 1)^2 for any input."""
+
+    def __init__(self, w: torch.Tensor):
+        super().__init__()
+        self.w = nn.Parameter(w)
+
+    def forward(self, x):
+        return (x * self.w).flatten(1).sum(dim=1)
+
+
+def test_the_gradient_penalty_weight_defaults_to_wgan_gps_ten():
+    critic = LinearCritic(torch.full((3, 4), 0.5))  # ||w|| = sqrt(3)
+    penalty = gradient_penalty(critic, torch.randint(0, 4, (5, 3)), torch.softmax(torch.randn(5, 3, 4), -1))
+    assert penalty.item() == pytest.approx(10.0 * (3**0.5 - 1) ** 2, rel=1e-6)
+
+
+class Float64Critic(LinearCritic):
+    """A linear critic that works in float64 only, as a half- or double-precision network does in its own dtype."""
+
+    def forward(self, x):
+        assert x.dtype == torch.float64, f"the critic got {x.dtype}"
+        return x.flatten(1) @ self.w.flatten()
+
+
+@pytest.mark.parametrize("one_hot_side", ["real", "fake"])
+def test_the_penalty_takes_the_vocabulary_and_precision_from_whichever_input_is_one_hot(one_hot_side):
+    # T = 3 positions, V = 5 tokens (T != V, so the wrong axis cannot pass)
+    critic = Float64Critic(torch.full((3, 5), 0.5, dtype=torch.float64))
+    ids = torch.randint(0, 5, (4, 3))
+    one_hots = F.one_hot(torch.randint(0, 5, (4, 3)), 5).double()
+    real, fake = (one_hots, ids) if one_hot_side == "real" else (ids, one_hots)
+    penalty = gradient_penalty(critic, real, fake, weight=1.0)
+    assert penalty.item() == pytest.approx((15**0.5 * 0.5 - 1) ** 2, rel=1e-6)
+
+
+def test_a_baseline_tensor_is_a_constant_of_the_policy_gradient():
+    log_probs = torch.tensor([[-1.0, -2.0]], requires_grad=True)
+    baseline = torch.tensor(0.5, requires_grad=True)
+    loss = policy_gradient_loss(log_probs, torch.tensor([[1.0, 0.0]]), baseline)
+    assert loss.item() == pytest.approx(-((1.0 - 0.5) * -1.0 + (0.0 - 0.5) * -2.0) / 2)
+    loss.backward()
+    assert baseline.grad is None and log_probs.grad is not None
+
+
+def test_optimiser_settings_reach_the_optimiser():
+    params = [nn.Parameter(torch.zeros(3))]
+    assert make_optimizer(params, "adam").param_groups[0]["weight_decay"] == 0.0
+    assert make_optimizer(params, "adam", weight_decay=0.1).param_groups[0]["weight_decay"] == 0.1
+    rmsprop = make_optimizer(params, "rmsprop", alpha=0.9, weight_decay=0.2).param_groups[0]
+    assert (rmsprop["alpha"], rmsprop["weight_decay"]) == (0.9, 0.2)
