@@ -41,7 +41,10 @@ def _machine_path_pattern() -> re.Pattern:
     here = {p.rstrip("/") + "/" for p in here if len(p.strip("/")) > 1}
     alternatives = sorted(here | set(_MACHINE_ROOTS), key=len, reverse=True)
     windows = r"[A-Za-z]:\\(?:Users|Windows|Program Files)\\"
-    return re.compile(_NOT_PATH_BEFORE + "(?:" + "|".join(map(re.escape, alternatives)) + "|" + windows + r")[^\s'\"`<>()\[\]{}]*")
+    any_deep_path = r"/[\w.@-]+(?:/[\w.@-]+){2,}"  # /a/b/c: an absolute path on any machine
+    tail = r"[^\s'\"`<>()\[\]{}]*"
+    known = "|".join(map(re.escape, alternatives))
+    return re.compile(f"{_NOT_PATH_BEFORE}(?:{known}|{windows}|{any_deep_path}){tail}")
 
 
 MACHINE_PATH = _machine_path_pattern()

@@ -40,14 +40,15 @@ def test_clean_outputs_have_no_problems():
 
 
 @pytest.mark.parametrize("path", [f"{PROJECT_ROOT}/artifacts/model", "/tmp/ipykernel_1/2.py", "/home/ada/kit/x.txt",
-                                  "/root/.cache/huggingface", "/Users/ada/kit", r"C:\Users\ada\kit"])
+                                  "/root/.cache/huggingface", "/Users/ada/kit", r"C:\Users\ada\kit",
+                                  "/srv/ci/heygen-kit", "/work/wt/other/heygen_lib/data/loaders.py"])
 def test_machine_paths_are_caught_in_any_text(path):
     assert problems_of(stream(f"wrote {path}\n")) == [f"machine path {path!r} in stdout (print paths relative to the kit)"]
     assert problems_of(display({"text/markdown": f"see `{path}`"}))[0].startswith(f"machine path {path!r}")
 
 
 def test_urls_and_relative_paths_are_not_machine_paths():
-    assert problems_of(stream("https://example.org/home/page and runs/latest/tmp/x and ./home/y\n")) == []
+    assert problems_of(stream("https://example.org/home/page/a and runs/latest/tmp/x and ./home/y and 1/2/3\n")) == []
 
 
 def test_error_outputs_and_tracebacks_are_caught():
