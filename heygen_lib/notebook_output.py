@@ -50,7 +50,9 @@ def _machine_path_pattern() -> re.Pattern:
 MACHINE_PATH = _machine_path_pattern()
 BARE_REPR = re.compile(r"\b(?:Pure)?(?:Posix|Windows)?Path\('[^']*'\)|<[\w.]+(?: [\w.]+)* (?:object )?at 0x[0-9a-fA-F]+>")
 FIGURE_REPR = re.compile(r"<Figure size \d+x\d+ with \d+ Axes>")
-WARNING_LINE = re.compile(r"\b[A-Z]\w*Warning\b:|^\s*warnings\.warn\(|^\s*(?:WARNING|Warning)\b[:\s]", re.MULTILINE)
+PYTHON_WARNING = re.compile(r"\b[A-Z]\w*Warning\b: |^\s*warnings\.warn\(", re.MULTILINE)
+LOGGED_WARNING = re.compile(r"^\s*(?:WARNING|Warning)\b[:\s]", re.MULTILINE)  # printed text only: a notebook's own
+# Markdown may well say "Warning:" to flag a degenerate result
 TRACEBACK = re.compile(r"Traceback \(most recent call last\)")
 NBVAL_COMMENT = re.compile(r"^\s*#\s*(NBVAL_\w+|PYTEST_VALIDATE_IGNORE_OUTPUT)", re.MULTILINE)
 # tqdm's text format: "desc: 92%|█████████▏| 92/100 [00:01<00:00, 80.2it/s]"
@@ -91,7 +93,9 @@ def text_problems(text: str, where: str) -> list[str]:
                 for m in MACHINE_PATH.finditer(text)]
     if TRACEBACK.search(text):
         problems.append(f"traceback in {where}")
-    problems += [f"warning in {where}: {_short(line)!r}" for line in _final_lines(text) if WARNING_LINE.search(line)]
+    printed = where in ("stdout", "stderr")
+    problems += [f"warning in {where}: {_short(line)!r}" for line in _final_lines(text)
+                 if PYTHON_WARNING.search(line) or (printed and LOGGED_WARNING.search(line))]
     problems += [f"bare repr {m.group(0)!r} in {where}" for m in BARE_REPR.finditer(text)]
     return problems
 

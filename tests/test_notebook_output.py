@@ -210,3 +210,8 @@ def test_the_maker_of_a_bar_is_the_first_caller_outside_tqdm():
         "transformers")
     assert bar_made_by_library([Frame("tqdm.auto"), Frame("heygen_lib.gan.training"), Frame("transformers")]) is None
     assert bar_made_by_library([Frame("tqdm.std"), Frame("__main__", "<ipython-input-1>")]) is None
+
+
+def test_a_notebooks_own_markdown_may_say_warning_but_not_show_a_python_warning():
+    assert problems_of(display({"text/markdown": "Warning: every reply is one word (degenerate)"})) == []
+    assert problems_of(display({"text/html": "<pre>x.py:3: UserWarning: careful</pre>"}))[0].startswith("warning in")
