@@ -6,6 +6,7 @@ reports, loss values) so they survive refactors of the code behind it.
 import fcntl
 import os
 import pickle
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from heygen_lib.gan.discriminators import CNNDiscriminator, CNNDiscriminatorConf
 from heygen_lib.gan.generators import LSTMGenerator, LSTMGeneratorConfig
 from heygen_lib.gan.losses import gradient_penalty, make_optimizer, policy_gradient_loss
 from heygen_lib.gan.training import GANTrainer, TrainConfig
-from heygen_lib.jsonl_log import JsonlLog
+from heygen_lib.jsonl_log import JsonlLog, utc_timestamp
 from heygen_lib.nlg.dialogue_format import DialogueFormat
 from heygen_lib.nlg.rows import IGNORE, encode_pairs
 
@@ -195,3 +196,37 @@ def test_optimiser_settings_reach_the_optimiser():
     assert make_optimizer(params, "adam", weight_decay=0.1).param_groups[0]["weight_decay"] == 0.1
     rmsprop = make_optimizer(params, "rmsprop", alpha=0.9, weight_decay=0.2).param_groups[0]
     assert (rmsprop["alpha"], rmsprop["weight_decay"]) == (0.9, 0.2)
+
+
+# --- the append-only log: what it refuses, how it writes, how it reports ---
+
+
+def test_the_log_refuses_what_is_not_a_json_object_and_values_json_cannot_hold(tmp_path):
+    log = JsonlLog(tmp_path / "log.jsonl")
+    with pytest.raises(TypeError, match="a log record must be a dict, got list"):
+        log.append([1, 2])
+    with pytest.raises(ValueError):
+        log.append({"score": float("nan")})  # NaN is not JSON: other readers would choke on the line
+    assert not log.path.exists() or log.path.read_bytes() == b""
+
+
+def test_the_log_writes_plain_utf8_one_line_per_record(tmp_path):
+    log = JsonlLog(tmp_path / "log.jsonl")
+    log.append({"text": "caf\u00e9 \u2728"})
+    log.append({"i": 2})
+    assert log.path.read_bytes() == '{"text": "caf\u00e9 \u2728"}\n{"i": 2}\n'.encode("utf-8")
+
+
+def test_skipped_lines_are_described_in_file_order_naming_file_and_line(tmp_path):
+    log = JsonlLog(tmp_path / "log.jsonl")
+    log.path.write_text('[1]\n{"i": 1}\n\n{oops}\n{"i": 4}\n{"i": 5, "te')
+    contents = log.read()
+    assert contents.lines == [2, 5] and [s.line for s in contents.skipped] == [1, 4, 6]
+    lines = log.describe_skipped(list(reversed(contents.skipped))).splitlines()
+    assert lines[0] == f"{log.path}, line 1: skipped, expected a JSON object, got list"
+    assert lines[1].startswith(f"{log.path}, line 4: skipped, not valid JSON")
+    assert lines[2] == f"{log.path}, line 6: skipped, cut short (the writer stopped mid-line)"
+
+
+def test_time_stamps_are_utc_to_the_second():
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", utc_timestamp())
