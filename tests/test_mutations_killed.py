@@ -18,7 +18,8 @@ from torch import nn
 from transformers import AutoTokenizer
 
 from heygen_lib.checkpoints import read_checkpoint, write_checkpoint
-from heygen_lib.data import Pair, Turn
+from heygen_lib.data import Dialogue, Pair, Turn, build_pairs, split_dialogues
+from heygen_lib.data.pairs import format_pair
 from heygen_lib.gan.discriminators import CNNDiscriminator, CNNDiscriminatorConfig
 from heygen_lib.gan.generators import LSTMGenerator, LSTMGeneratorConfig
 from heygen_lib.gan.losses import gradient_penalty, make_optimizer, policy_gradient_loss
@@ -230,3 +231,28 @@ def test_skipped_lines_are_described_in_file_order_naming_file_and_line(tmp_path
 
 def test_time_stamps_are_utc_to_the_second():
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", utc_timestamp())
+
+
+# --- pairs and splits: defaults, provenance, the printed form, an empty split allowed ---
+
+
+def conversation(id: str, n_turns: int) -> Dialogue:
+    return Dialogue(id, tuple(Turn("customer" if i % 2 == 0 else "agent", f"{id} turn {i}") for i in range(n_turns)),
+                    "support")
+
+
+def test_pairs_keep_three_turns_of_context_by_default_and_say_where_they_come_from():
+    last = build_pairs([conversation("d7", 6)])[-1]
+    assert [t.text for t in last.context] == ["d7 turn 2", "d7 turn 3", "d7 turn 4"]
+    assert (last.dialogue_id, last.source, last.turn_index) == ("d7", "support", 5)
+
+
+def test_a_pair_prints_as_its_context_then_the_marked_response():
+    pair = build_pairs([conversation("d7", 3)], context_turns=2)[-1]
+    assert format_pair(pair) == ("[support:d7 turn 2]\n  customer: d7 turn 0\n  agent: d7 turn 1\n"
+                                 "->customer: d7 turn 2")
+
+
+def test_a_split_may_be_empty_when_its_fraction_is_zero():
+    splits = split_dialogues([conversation(f"d{i}", 2) for i in range(10)], fractions=(0.9, 0.1, 0.0))
+    assert splits.sizes() == {"train": 9, "dev": 1, "test": 0}
