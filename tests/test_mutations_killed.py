@@ -256,3 +256,11 @@ def test_a_pair_prints_as_its_context_then_the_marked_response():
 def test_a_split_may_be_empty_when_its_fraction_is_zero():
     splits = split_dialogues([conversation(f"d{i}", 2) for i in range(10)], fractions=(0.9, 0.1, 0.0))
     assert splits.sizes() == {"train": 9, "dev": 1, "test": 0}
+
+
+def test_a_checkpoint_goes_into_new_folders_and_names_itself_when_its_config_differs(tmp_path):
+    path = write_checkpoint({"config": {"width": 4}, "w": torch.ones(2)}, tmp_path / "runs" / "gan" / "last.pt")
+    assert path == tmp_path / "runs" / "gan" / "last.pt" and sorted(p.name for p in path.parent.iterdir()) == ["last.pt"]
+    with pytest.raises(ValueError) as refused:
+        read_checkpoint(path, torch.device("cpu"), Config(width=5))
+    assert str(refused.value) == f"{path} was written with another Config: {{'width': 4}}"
