@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CORE = {
     "heygen_lib/gan/rewards.py": ["tests/test_rewards.py", "tests/test_mutations_killed.py"],
     "heygen_lib/gan/losses.py": ["tests/test_losses.py", "tests/test_mutations_killed.py"],
-    "heygen_lib/nlg/rows.py": ["tests/test_nlg_rows.py", "tests/test_mutations_killed.py"],
+    "heygen_lib/nlg/rows.py": ["tests/test_nlg_rows.py", "tests/test_nlg_seq2seq.py", "tests/test_chat_chatbot.py",
+                               "tests/test_mutations_killed.py"],
     "heygen_lib/data/pairs.py": ["tests/test_pairs.py", "tests/test_mutations_killed.py"],
     "heygen_lib/jsonl_log.py": ["tests/test_jsonl_log.py", "tests/test_mutations_killed.py"],
     "heygen_lib/checkpoints.py": ["tests/test_training.py", "tests/test_mutations_killed.py"],
