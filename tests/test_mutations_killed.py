@@ -26,7 +26,7 @@ from heygen_lib.gan.losses import gradient_penalty, make_optimizer, policy_gradi
 from heygen_lib.gan.training import GANTrainer, TrainConfig
 from heygen_lib.jsonl_log import JsonlLog, utc_timestamp
 from heygen_lib.nlg.dialogue_format import DialogueFormat
-from heygen_lib.nlg.rows import IGNORE, encode_pairs
+from heygen_lib.nlg.rows import IGNORE, PadCollator, RowReport, encode_pairs
 
 # --- WGAN-GP: the gradient penalty must reach the critic's loss ("wgan_gp" misspelt in the trainer) ---
 
@@ -264,3 +264,17 @@ def test_a_checkpoint_goes_into_new_folders_and_names_itself_when_its_config_dif
     with pytest.raises(ValueError) as refused:
         read_checkpoint(path, torch.device("cpu"), Config(width=5))
     assert str(refused.value) == f"{path} was written with another Config: {{'width': 4}}"
+
+
+def test_the_row_report_says_what_fitting_changed():
+    report = RowReport(rows=120, max_length=192, context_cut=7, response_cut=2, longest=301)
+    assert str(report) == ("120 rows of at most 192 tokens (longest pair 301): 7 lost their oldest context, "
+                           "2 had their response cut")
+
+
+def test_rows_need_room_for_the_marker_and_a_token_and_a_collator_needs_a_pad_token(tokenizer):
+    pair = Pair((Turn("customer", "hi"),), Turn("agent", "hello"), "d1", "test", 1)
+    with pytest.raises(ValueError, match="max_length must hold the marker and one response token, got 1"):
+        encode_pairs(tokenizer, [pair], max_length=1)
+    with pytest.raises(ValueError, match="the tokenizer has no pad token; call add_format_tokens"):
+        PadCollator(pad_id=None, eos_id=0)
