@@ -39,7 +39,7 @@ CORE = {
 NAMED = [
     ("heygen_lib/gan/training.py", 'if self.config.loss == "wgan-gp":', 'if self.config.loss == "wgan_gp":',
      "WGAN-GP's gradient penalty never applied (loss name misspelt)"),
-    ("heygen_lib/checkpoints.py", "torch.save(state, tmp)\n    tmp.replace(path)", "torch.save(state, path)",
+    ("heygen_lib/checkpoints.py", "tmp = temporary_path(path)", "tmp = path",
      "checkpoint written straight to its final path (not atomic)"),
     ("heygen_lib/checkpoints.py", "map_location=device, weights_only=True", "map_location=device, weights_only=False",
      "checkpoint loaded with weights_only=False"),
