@@ -189,10 +189,12 @@ class AdversarialLMTrainer:
         negatives = [generated] + [draw[k] for k in ("mismatched", "reversed") if k in draw]
         negatives = [negatives[0]] + [x[: max(1, n // 2)] for x in negatives[1:]]
         self.discriminator.train()
-        logits_real, logits_fake = self.discriminator(draw["real"]), self.discriminator(torch.cat(negatives))
-        loss = discriminator_loss(logits_real, logits_fake)
-        guarded_update(self.optimizers["discriminator"], loss, self.discriminator.parameters(), 5.0,
-                       "discriminator", f"adversarial step {self.steps + 1}")
+        with torch.random.fork_rng(devices=[]):  # its dropout draws from a seed of this step: resumable
+            torch.manual_seed(self.config.seed * 1_000_003 + self.steps)
+            logits_real, logits_fake = self.discriminator(draw["real"]), self.discriminator(torch.cat(negatives))
+            loss = discriminator_loss(logits_real, logits_fake)
+            guarded_update(self.optimizers["discriminator"], loss, self.discriminator.parameters(), 5.0,
+                           "discriminator", f"adversarial step {self.steps + 1}")
         self.discriminator.eval()
         return {"d_loss": loss.item(), "d_acc_real": (logits_real > 0).float().mean().item(),
                 "d_acc_generated": (logits_fake[:n] < 0).float().mean().item()}
