@@ -233,7 +233,7 @@ def verdict(comparison: SeedComparison, metric: str, candidate: str, baseline: s
 def reading(comparison: SeedComparison, candidate: str, baseline: str) -> str:
     """One sentence per comparison, each metric placed by `verdict` with the noise it used."""
     parts = {"better": [], "worse": [], "no difference": []}
-    for metric in DIRECTIONS:
+    for metric in [m for m in DIRECTIONS if m in comparison.runs[candidate][0]]:
         diff, noise = difference(comparison, metric, candidate, baseline)
         parts[verdict(comparison, metric, candidate, baseline)].append(f"{metric} ({diff:+.3f}, noise ±{noise:.3f})")
     listed = {k: ", ".join(v) if v else "nothing" for k, v in parts.items()}
