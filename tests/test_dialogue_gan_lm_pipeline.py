@@ -64,3 +64,15 @@ def test_the_rule_never_overwrites_a_decision_already_made(tmp_path):
 def test_reading_names_its_noise_and_says_no_difference():
     text = reading(_comparison([0.50, 0.60, 0.70], [0.55, 0.50, 0.60]), "adversarial", "teacher forcing only")
     assert "over 3 training seeds" in text and "no difference" in text and "judge P(real) (+0.050, noise ±" in text
+
+
+def test_ensure_reviewed_pairs_returns_an_existing_export_without_building(tmp_path, monkeypatch, capsys):
+    from heygen_lib.dialogue_gan import ensure_reviewed_pairs, lm_pipeline
+    from heygen_lib.dialogue_gan.review import reviewed_pairs_path
+
+    monkeypatch.setenv("HEYGEN_ARTIFACTS_DIR", str(tmp_path))
+    monkeypatch.setattr(lm_pipeline, "build_reviewed_export", lambda *a, **k: pytest.fail("rebuilt"))
+    reviewed_pairs_path().parent.mkdir(parents=True)
+    reviewed_pairs_path().write_text("", encoding="utf-8")
+    assert ensure_reviewed_pairs() == tmp_path / "dialogue_gan" / "reviewed_pairs.jsonl"
+    assert capsys.readouterr().out == ""
