@@ -131,7 +131,7 @@ PROFILES = {
                                       keep=40, lm_mle_epochs=3, lm_learning_rate=1e-3, lm_adversarial_lr=1e-4,
                                       max_prompt=96, max_new_tokens=48, d_fit_steps=300, lm_adversarial_steps=12,
                                       contexts_per_step=6, samples_per_context=4, eval_contexts=40,
-                                      lm_candidates=120, lm_keep=60),
+                                      lm_candidates=240, lm_keep=60),
         nlg=NlgSizes(model=None, max_length=192, epochs=6, batch_size=16, learning_rate=1e-2, ablation_epochs=1,
                      ablation_seeds=(0,), eval_contexts=40, max_new_tokens=24),
     ),

@@ -122,7 +122,10 @@ def judge_features() -> EncoderPairFeatures:
     """The independent judge's features: the shipped all-MiniLM-L6-v2 encoder (`heygen_lib.metrics`)."""
     from heygen_lib.metrics import default_encoder
 
-    return EncoderPairFeatures(default_encoder())
+    encoder = default_encoder()
+    with finetune.quiet_file_progress():  # load it now, without transformers' per-file bar
+        encoder.dim
+    return EncoderPairFeatures(encoder)
 
 
 # --- 3. adversarial runs -----------------------------------------------------------------------------------------
