@@ -76,3 +76,10 @@ def test_ensure_reviewed_pairs_returns_an_existing_export_without_building(tmp_p
     reviewed_pairs_path().write_text("", encoding="utf-8")
     assert ensure_reviewed_pairs() == tmp_path / "dialogue_gan" / "reviewed_pairs.jsonl"
     assert capsys.readouterr().out == ""
+
+
+def test_a_quantile_rule_sets_the_judge_threshold_from_the_candidates_scores():
+    candidates = [_candidate(i, judge, 1.0) for i, judge in enumerate([0.01, 0.02, 0.03, 0.04])]
+    rule = ReviewRule.for_candidates(candidates, 0.5, 2.0, real_perplexity=12.0)
+    assert rule.min_judge == 0.03
+    assert [rule.accepts(p) for p in candidates] == [False, False, True, True]

@@ -344,7 +344,8 @@ def build_reviewed_export(sizes: DialogueGanSizes, base: str | Path, seed: int =
                                   judge_feats, reference, sizes, sizes.lm_candidates, sizes.lm_keep,
                                   model=f"dialogue GAN: {Path(str(base)).name} MLE + adversarial",
                                   checkpoint=checkpoint, seed=seed, path=candidates_path())
-    rule = ReviewRule(real_perplexity=float(np.median(real_perplexities(reference, tokenizer, prepared.dev, sizes))))
+    rule = ReviewRule.for_candidates(result.candidates, 0.5, 2.0,
+                                     float(np.median(real_perplexities(reference, tokenizer, prepared.dev, sizes))))
     store = ReviewStore()
     rule_review(store, result.candidates, rule)
     return write_reviewed_pairs(store, result.candidates)

@@ -1,7 +1,9 @@
 """The scripted reviewer's rule: what a headless run accepts in place of a person, stated as thresholds.
 
 A candidate is accepted when the **independent judge** (a discriminator the generator never trained against, on
-another encoder's features, trained on held-out pairs) gives it P(real) >= `min_judge`, and its perplexity under the
+another encoder's features, trained on held-out pairs) gives it P(real) >= `min_judge` (`for_candidates` sets it
+at a quantile of the candidates' judge scores: a judge that calls nearly every generated reply fake still ranks
+them), and its perplexity under the
 MLE model is at most `max_perplexity_ratio` times the median perplexity of real held-out responses (it reads like
 the data to a model of the data); everything else is rejected. The export's filters (unfinished, copies, length,
 near duplicates, n-gram perplexity) have already run. It stands in for a person: the widget records people's
@@ -28,8 +30,16 @@ class ReviewRule:
 
     @property
     def reviewer(self) -> str:
-        return (f"script (stands in for a person): accept judge P(real) >= {self.min_judge:g} and MLE perplexity "
+        return (f"script (stands in for a person): accept judge P(real) >= {self.min_judge:.3g} and MLE perplexity "
                 f"<= {self.max_perplexity_ratio:g} x {self.real_perplexity:.1f}")
+
+    @classmethod
+    def for_candidates(cls, candidates: Sequence[Pair], judge_quantile: float, max_perplexity_ratio: float,
+                       real_perplexity: float) -> ReviewRule:
+        """The rule with `min_judge` at the `judge_quantile` quantile of the candidates' judge scores."""
+        scores = sorted(p.meta["provenance"]["scores"]["judge"] for p in candidates)
+        at = scores[min(len(scores) - 1, int(judge_quantile * len(scores)))]
+        return cls(at, max_perplexity_ratio, real_perplexity)
 
     def accepts(self, pair: Pair) -> bool:
         scores = pair.meta["provenance"]["scores"]
