@@ -39,15 +39,19 @@ class GanSizes:
     """Sizes for the text GANs (notebook 03). The oracle's sizes live in `heygen_lib.gan.oracle` (SMOKE and FULL)."""
 
     mle_epochs: int = 120  # SeqGAN's protocol pre-trains 120-150 epochs
-    d_pretrain_steps: int = 200  # discriminator batches before adversarial training
-    adversarial_steps: int = 200  # SeqGAN: generator updates, each with 16-rollout rewards
-    gumbel_steps: int = 1000  # Gumbel-softmax GAN updates (RelGAN trains thousands)
+    d_pretrain_steps: int = 2000  # most discriminator batches of pre-training (stops early once above the target)
+    d_pretrain_target: float = 0.6  # held-out accuracy that ends discriminator pre-training (0.5 is chance)
+    adversarial_steps: int = 200  # SeqGAN: generator updates, each with rollout rewards and fresh-negative D batches
+    gumbel_steps: int = 2000  # Gumbel-softmax GAN updates (RelGAN trains thousands); beta reaches beta_max at the last
+    gumbel_losses: tuple[str, ...] = ("rsgan", "standard", "hinge", "wgan-gp")  # losses trained on the small set
     rollouts: int = 16
     eval_samples: int = 10_000  # samples scored by the oracle at each evaluation
     eval_every: int = 20
-    text_vocab: int = 5000  # real text: word vocabulary and sequence length
-    text_max_len: int = 24
+    noise_repeats: int = 5  # evaluations of the same weights with fresh samples, for the evaluation noise
+    large_train: int = 100_000  # the "large" real set: fresh oracle samples, too many to memorise
+    text_vocab: int = 5000  # real text: word vocabulary (the sequence length is chosen from the data)
     text_mle_epochs: int = 60
+    text_adversarial_steps: int = 100  # SeqGAN steps on real text (rollouts cost grows with the length squared)
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,7 @@ class PretrainSizes:
     """Sizes for pretraining the small GPT-2 stand-in (`heygen_lib.nlg.pretrain`) that the smoke profile
     fine-tunes. Its shape is `PretrainConfig`'s; only the budget differs between profiles."""
 
-    steps: int = 150  # optimizer steps of 16 blocks x 256 tokens
+    steps: int = 200  # optimizer steps of 8 blocks x 256 tokens
     conversations: int | None = None  # Chit-Chat conversations read; None: all ~7,000
 
 
@@ -94,13 +98,21 @@ class PretrainSizes:
 class NlgSizes:
     """Sizes for fine-tuning (notebook 05) and the chatbot (notebook 06)."""
 
-    model: str | None = "distilgpt2"  # hub name or folder; None builds a tiny offline GPT-2 (`tiny_models`)
+    # hub name or folder; None: the small GPT-2 the kit pretrains offline (`nlg.pretrain`). HEYGEN_MODEL overrides
+    # it (`nlg.finetune.base_model`).
+    model: str | None = "distilgpt2"
     max_length: int = 256  # tokens per (context, response) row; the oldest context is cut first
     epochs: float = 5  # upper bound: early stopping on dev loss usually stops sooner
     batch_size: int = 16
     learning_rate: float = 5e-5
     patience: int = 3  # dev evaluations without a better dev loss before early stopping
-    ablation_epochs: float = 3  # each ablation run's budget: the optimizer steps of this many passes over real data
+    # after warm-up: "linear" decay to 0; "constant" keeps the rate up, so a short budget still reaches the point
+    # where the dev loss turns up and early stopping has something to stop
+    lr_scheduler: str = "linear"
+    sgd_learning_rate: float = 1e-2  # plain SGD (no momentum) in the optimizer comparison wants a higher rate
+    # The budget of each ablation run and of the freezing and optimizer tables: the optimizer steps of this many
+    # passes over the real training pairs.
+    ablation_epochs: float = 3
     ablation_seeds: tuple[int, ...] = (0, 1, 2)
     eval_contexts: int | None = None  # test contexts to generate responses for; None: all of them
     max_new_tokens: int = 48
@@ -124,16 +136,20 @@ PROFILES = {
         "smoke",
         data=DataSizes(max_dialogues=400),
         augment=AugmentSizes(pairs=120),
-        gan=GanSizes(mle_epochs=12, d_pretrain_steps=10, adversarial_steps=12, gumbel_steps=24, rollouts=4,
-                     eval_samples=500, eval_every=4, text_vocab=1000, text_max_len=16, text_mle_epochs=8),
+        gan=GanSizes(mle_epochs=12, d_pretrain_steps=200, adversarial_steps=40, gumbel_steps=80,
+                     gumbel_losses=("rsgan", "hinge"), rollouts=4,
+                     eval_samples=1000, eval_every=20, noise_repeats=5, large_train=20_000, text_vocab=1000,
+                     text_mle_epochs=8, text_adversarial_steps=4),
         dialogue_gan=DialogueGanSizes(vocab=1000, context_len=32, response_len=20, hidden=128, mle_epochs=4,
                                       mle_patience=2, d_pretrain_steps=100, adversarial_steps=40, candidates=160,
                                       keep=40, lm_mle_epochs=3, lm_learning_rate=1e-3, lm_adversarial_lr=1e-4,
                                       max_prompt=96, max_new_tokens=48, d_fit_steps=300, lm_adversarial_steps=12,
                                       contexts_per_step=6, samples_per_context=4, eval_contexts=40,
                                       lm_candidates=240, lm_keep=60),
-        nlg=NlgSizes(model=None, max_length=192, epochs=6, batch_size=16, learning_rate=1e-2, ablation_epochs=1,
-                     ablation_seeds=(0,), eval_contexts=40, max_new_tokens=24),
+        nlg=NlgSizes(model=None, max_length=128, epochs=3, batch_size=16, learning_rate=3e-3, patience=2,
+                     lr_scheduler="constant",
+                     sgd_learning_rate=5e-2, ablation_epochs=0.25, ablation_seeds=(0, 1, 2), eval_contexts=20,
+                     max_new_tokens=24),
     ),
     "full": Profile(
         "full",
@@ -146,6 +162,14 @@ PROFILES = {
 }
 
 
+class ProfileError(ValueError):
+    """``HEYGEN_PROFILE`` names no profile. A user's setting, not a bug: Jupyter shows the message alone, without a
+    traceback (IPython's ``_render_traceback_`` hook), and the kit's commands print it as one line."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {self}"]
+
+
 def active_profile() -> Profile:
     """The profile named by ``HEYGEN_PROFILE``, or the automatic choice for this machine."""
     name = os.environ.get(ENV_VAR, "auto").strip().lower() or "auto"
@@ -153,7 +177,7 @@ def active_profile() -> Profile:
         name = "full" if torch.cuda.is_available() else "smoke"
     if name not in PROFILES:
         choices = ", ".join([*PROFILES, "auto"])
-        raise ValueError(f"{ENV_VAR}={os.environ[ENV_VAR]!r} is not a profile; choose one of: {choices}")
+        raise ProfileError(f"{ENV_VAR}={os.environ[ENV_VAR]!r} is not a profile; choose one of: {choices}")
     return PROFILES[name]
 
 

@@ -56,8 +56,8 @@ class PretrainConfig:
     heads: int = 4  # attention heads; must divide d_model
     block_size: int = 256  # tokens per packed block; also the model's context window (n_positions)
     dropout: float = 0.0  # one pass over little data: nothing to regularise yet (fine-tuning sets its own)
-    batch_size: int = 16  # blocks per optimizer step: 16 x 256 = 4,096 tokens
-    max_steps: int = 150  # optimizer steps (0.6M tokens at the defaults)
+    batch_size: int = 8  # blocks per optimizer step: 8 x 256 = 2,048 tokens
+    max_steps: int = 200  # optimizer steps (0.4M tokens at the defaults)
     learning_rate: float = 3e-3  # a small model from scratch takes a high rate; distilgpt2-sized ones ~6e-4
     warmup_ratio: float = 0.05  # share of the steps spent raising the rate from 0
     weight_decay: float = 0.01
