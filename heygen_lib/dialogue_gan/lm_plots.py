@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -16,11 +15,6 @@ def shown_path(path: str | Path) -> str:
     given (e.g. artifacts kept on a mounted drive via HEYGEN_ARTIFACTS_DIR)."""
     path = Path(path)
     return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
-
-
-def source_markdown(*objects) -> str:
-    """The library's own source of functions or classes as a Markdown code block: the code the notebook runs."""
-    return "```python\n" + "\n\n".join(inspect.getsource(o).rstrip() for o in objects) + "\n```"
 
 
 def curves_over_seeds(histories: Mapping[str, Sequence[Sequence[Mapping[str, object]]]],
