@@ -67,6 +67,15 @@ class DialogueGanSizes:
 
 
 @dataclass(frozen=True)
+class PretrainSizes:
+    """Sizes for pretraining the small GPT-2 stand-in (`heygen_lib.nlg.pretrain`) that the smoke profile
+    fine-tunes. Its shape is `PretrainConfig`'s; only the budget differs between profiles."""
+
+    steps: int = 200  # optimizer steps of 8 blocks x 256 tokens
+    conversations: int | None = None  # Chit-Chat conversations read; None: all ~7,000
+
+
+@dataclass(frozen=True)
 class NlgSizes:
     """Sizes for fine-tuning (notebook 05) and the chatbot (notebook 06)."""
 
@@ -75,6 +84,7 @@ class NlgSizes:
     epochs: float = 5  # upper bound: early stopping on dev loss usually stops sooner
     batch_size: int = 16
     learning_rate: float = 5e-5
+    patience: int = 3  # dev evaluations without a better dev loss before early stopping
     ablation_epochs: float = 3  # each ablation run's budget: the optimizer steps of this many passes over real data
     ablation_seeds: tuple[int, ...] = (0, 1, 2)
     eval_contexts: int | None = None  # test contexts to generate responses for; None: all of them
@@ -91,6 +101,7 @@ class Profile:
     gan: GanSizes
     dialogue_gan: DialogueGanSizes
     nlg: NlgSizes
+    pretrain: PretrainSizes = PretrainSizes()
 
 
 PROFILES = {

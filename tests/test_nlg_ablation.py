@@ -4,7 +4,7 @@ import pytest
 
 from heygen_lib.data import Pair, Turn, save_pairs
 from heygen_lib.nlg.ablation import (METRICS, ablation_plot, data_mixes, load_extra_pairs, reading, run_ablation,
-                                     summarize, table_rows)
+                                     summarize, table_rows, verdict)
 from heygen_lib.nlg.finetune import FineTuneConfig, tokenizer_texts
 from heygen_lib.tiny_models import TinyCausalLMConfig, build_tiny_causal_lm
 
@@ -44,7 +44,7 @@ def test_every_mix_and_seed_gets_the_same_number_of_steps(tmp_path):
     mixes = {"real": TRAIN, "real + augmented": TRAIN * 3}
     settings = FineTuneConfig(learning_rate=1e-2, batch_size=4, epochs=2, max_length=48, evals_per_epoch=1,
                               early_stopping_patience=0)
-    rows = run_ablation(base, [], mixes, DEV, TEST, settings, seeds=(0, 1), output_dir=tmp_path / "runs",
+    rows = run_ablation(base, mixes, DEV, TEST, settings, seeds=(0, 1), output_dir=tmp_path / "runs",
                         eval_contexts=2, max_new_tokens=4, progress=False)
     assert [(r["data"], r["seed"], r["train pairs"]) for r in rows] == [
         ("real", 0, 8), ("real", 1, 8), ("real + augmented", 0, 24), ("real + augmented", 1, 24)]
@@ -68,16 +68,34 @@ def test_summary_gives_mean_and_sample_sd_and_the_reading_weighs_gaps_against_se
     noise = 2 * math.sqrt(2 / 3)  # two standard errors of a difference of two means of three, sd 1 each
     assert f"real + GAN 8.000 (better by 3.000, 27.3%; beyond the seed noise of {noise:.3f})" in text
     assert f"all 11.500 (worse by 0.500, 4.5%; within the seed noise of {noise:.3f})" in text
-    assert text.count("Best: real + GAN.") == 1
+    assert text.count("Best beyond the seed noise: real + GAN.") == 1
+    tied = summarize([*rows_for("real", [10.0, 11.0, 12.0]), *rows_for("all", [10.5, 11.5, 12.5])])
+    assert "No mix beats real data alone beyond the seed noise." in reading(tied, ("test ppl",))
+    assert verdict(summary, "real + GAN", "test ppl") == "better"
+    assert verdict(summary, "all", "test ppl") == "no difference (within the seed noise)"
     assert "**avg words**: real data alone 11.000; real + GAN 8.000 (lower by" in reading(summary, ("avg words",))
     assert ablation_plot(summary).axes[0].get_title() == "test ppl (lower is better)"
+
+
+def test_degenerate_runs_are_flagged_and_never_compared_or_ranked():
+    runs = [*rows_for("real", [10.0, 11.0, 12.0]), *rows_for("real + GAN", [1.0, 1.1, 1.2])]
+    for row in runs:
+        row["degenerate"] = row["data"] == "real + GAN" and row["seed"] == 0
+    summary = summarize(runs)
+    assert [line["degenerate runs"] for line in summary] == [0, 1]
+    assert table_rows(summary)[1]["degenerate runs"] == "**1 of 3**"
+    text = reading(summary, ("test ppl",))
+    assert "Degenerate runs (median reply under 3 words or distinct-2 under 0.05) in: real + GAN" in text
+    assert "Best" not in text and "real + GAN 1.100" not in text
+    assert verdict(summary, "real + GAN", "test ppl") == "cannot tell: degenerate runs"
 
 
 def test_with_one_seed_the_reading_says_there_is_no_noise_estimate():
     summary = summarize(rows_for("real", [10.0]) + rows_for("all", [9.0]))
     assert summary[1]["test ppl sd"] == 0.0 and table_rows(summary)[1]["test ppl"] == "9.000"
     assert "no estimate of run-to-run noise" in reading(summary)
+    assert verdict(summary, "all", "test ppl") == "cannot tell: one seed gives no noise estimate"
     same = summarize(rows_for("real", [10.0]) + rows_for("all", [10.0001]))
-    assert "all 10.000 (the same to three decimals). No mix stands out." in reading(same, ("test ppl",))
+    assert "all 10.000 (the same to three decimals)." in reading(same, ("test ppl",))
     with pytest.raises(ValueError, match="'real'"):
         reading(summarize(rows_for("all", [9.0])))

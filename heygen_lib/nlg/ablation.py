@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
 from heygen_lib.data import Pair, load_pairs
+from heygen_lib.nlg.compare import reply_stats
 from heygen_lib.nlg.evaluate import evaluate_model
 from heygen_lib.nlg.finetune import FineTuneConfig, fine_tune, load_model, planned_steps
 
@@ -58,27 +59,30 @@ def data_mixes(
 
 
 def run_ablation(
-    base: str | Path | None, train_texts: Sequence[str], mixes: Mapping[str, Sequence[Pair]], dev: Sequence[Pair],
-    test: Sequence[Pair], config: FineTuneConfig, seeds: Sequence[int], output_dir: str | Path,
-    eval_contexts: int | None = None, max_new_tokens: int = 48, progress: bool = True, **generate_kwargs,
+    base: str | Path, mixes: Mapping[str, Sequence[Pair]], dev: Sequence[Pair], test: Sequence[Pair],
+    config: FineTuneConfig, seeds: Sequence[int], output_dir: str | Path, eval_contexts: int | None = None,
+    max_new_tokens: int = 48, progress: bool = True, **generate_kwargs,
 ) -> list[dict]:
-    """Fine-tune `base` (a name, a folder, or None for the tiny stand-in built from `train_texts`) once per mix and
-    seed; one row each with dev/test perplexity and the metrics of responses generated for the first
-    `eval_contexts` test contexts. The budget is ``planned_steps(len(mixes["real"]), config)`` for every run."""
+    """Fine-tune `base` (a hub name or folder, loaded fresh for every run) once per mix and seed; one row each with
+    dev/test perplexity, the metrics of the replies generated for the first `eval_contexts` test contexts, and
+    whether those replies are degenerate (`compare.reply_stats`). The budget is
+    ``planned_steps(len(mixes["real"]), config)`` optimizer steps for every run."""
     if "real" not in mixes:
         raise ValueError("the ablation compares against the real data: mixes needs a 'real' entry")
     budget = planned_steps(len(mixes["real"]), config)
     rows = []
     runs = [(name, seed) for name in mixes for seed in seeds]
     for name, seed in tqdm(runs, desc="ablation runs", disable=not progress):
-        model, tokenizer = load_model(base, train_texts)
+        model, tokenizer = load_model(base)
         run_config = replace(config, seed=seed, max_steps=budget)
         folder = Path(output_dir) / name.replace(" + ", "+").replace(" ", "_") / f"seed-{seed}"
         result = fine_tune(model, tokenizer, mixes[name], dev, run_config, folder, progress=False)
-        metrics, _ = evaluate_model(model, tokenizer, dev, test, eval_contexts, max_new_tokens, config.max_length,
-                                    seed, **generate_kwargs)
+        metrics, replies = evaluate_model(model, tokenizer, dev, test, eval_contexts, max_new_tokens,
+                                          config.max_length, seed, **generate_kwargs)
+        stats = reply_stats(replies)
         rows.append({"data": name, "seed": seed, "train pairs": len(mixes[name]), "steps": result.steps,
-                     **{k: metrics[k] for k in METRICS}})
+                     **{k: metrics[k] for k in METRICS}, "median words": stats["median words"],
+                     "degenerate": stats["degenerate"]})
     return rows
 
 
@@ -89,7 +93,8 @@ def summarize(rows: Sequence[Mapping]) -> list[dict]:
         by_mix.setdefault(row["data"], []).append(row)
     summary = []
     for name, group in by_mix.items():
-        line = {"data": name, "seeds": len(group), "train pairs": group[0]["train pairs"]}
+        line = {"data": name, "seeds": len(group), "train pairs": group[0]["train pairs"],
+                "degenerate runs": sum(bool(r.get("degenerate", False)) for r in group)}
         for metric in METRICS:
             values = [float(r[metric]) for r in group]
             line[metric] = statistics.fmean(values)
@@ -103,57 +108,93 @@ def table_rows(summary: Sequence[Mapping], metrics: Sequence[str] = METRICS) -> 
     rows = []
     for line in summary:
         cells = {m: f"{line[m]:.3f}" + (f" ± {line[f'{m} sd']:.3f}" if line["seeds"] > 1 else "") for m in metrics}
-        rows.append({"data": line["data"], "train pairs": line["train pairs"], "seeds": line["seeds"], **cells})
+        flag = f"**{line['degenerate runs']} of {line['seeds']}**" if line["degenerate runs"] else "none"
+        rows.append({"data": line["data"], "train pairs": line["train pairs"], "seeds": line["seeds"], **cells,
+                     "degenerate runs": flag})
     return rows
+
+
+def noise(a: Mapping, b: Mapping, metric: str) -> float:
+    """Two standard errors of the difference of two mixes' means over their seeds (nan with one seed each)."""
+    if min(a["seeds"], b["seeds"]) < 2:
+        return math.nan
+    return 2 * math.sqrt(a[f"{metric} sd"] ** 2 / a["seeds"] + b[f"{metric} sd"] ** 2 / b["seeds"])
+
+
+def verdict(summary: Sequence[Mapping], mix: str, metric: str) -> str:
+    """Whether `mix` beat real data alone on `metric` (which must have a better side): "better" or "worse" only
+    beyond the seed noise, else "no difference (within the seed noise)"; "cannot tell" with one seed or when
+    either side has degenerate runs (their numbers are not a model's)."""
+    by_name = {line["data"]: line for line in summary}
+    real, line = by_name["real"], by_name[mix]
+    if real["degenerate runs"] or line["degenerate runs"]:
+        return "cannot tell: degenerate runs"
+    gap = noise(real, line, metric)
+    if math.isnan(gap):
+        return "cannot tell: one seed gives no noise estimate"
+    diff = line[metric] - real[metric]
+    if abs(diff) <= gap:
+        return "no difference (within the seed noise)"
+    return "better" if (diff < 0) == (BETTER[metric] == "lower") else "worse"
 
 
 def reading(summary: Sequence[Mapping], metrics: Sequence[str] = ("test ppl", "BLEU-4")) -> str:
     """A paragraph that reads the table: each mix against real-only on each of `metrics`, whether the gap is larger
-    than the seed-to-seed noise (two standard errors of the difference; one seed gives no noise estimate), and the
-    best mix."""
+    than the seed-to-seed noise (two standard errors of the difference; one seed gives no noise estimate). Mixes
+    with degenerate runs are flagged and not compared; a mix is named best only when it beats real data alone
+    beyond the noise."""
     by_name = {line["data"]: line for line in summary}
     if "real" not in by_name:
         raise ValueError("the summary has no 'real' row to compare against")
     real = by_name["real"]
     several = min(line["seeds"] for line in summary) > 1
     sentences = []
+    flagged = [line["data"] for line in summary if line.get("degenerate runs")]
+    if flagged:
+        sentences.append(f"Degenerate runs (median reply under 3 words or distinct-2 under 0.05) in: "
+                         f"{', '.join(flagged)}; those mixes are not compared or ranked.")
     for metric in metrics:
         better_side = BETTER.get(metric)
         parts = []
         for name, line in by_name.items():
-            if name == "real":
+            if name == "real" or name in flagged:
                 continue
             diff = line[metric] - real[metric]
             if abs(diff) < 5e-4:
                 parts.append(f"{name} {_number(line[metric])} (the same to three decimals)")
                 continue
             if better_side:
-                verdict = "better" if (diff < 0) == (better_side == "lower") else "worse"
+                side = "better" if (diff < 0) == (better_side == "lower") else "worse"
             else:
-                verdict = "higher" if diff > 0 else "lower"
-            text = f"{name} {_number(line[metric])} ({verdict} by {_number(abs(diff))}"
+                side = "higher" if diff > 0 else "lower"
+            text = f"{name} {_number(line[metric])} ({side} by {_number(abs(diff))}"
             if abs(real[metric]) >= 5e-4:
                 text += f", {100 * abs(diff) / abs(real[metric]):.1f}%"
             if several:
-                noise = 2 * math.sqrt(real[f"{metric} sd"] ** 2 / real["seeds"]
-                                      + line[f"{metric} sd"] ** 2 / line["seeds"])
-                text += f"; {'beyond' if abs(diff) > noise else 'within'} the seed noise of {_number(noise)}"
+                gap = noise(real, line, metric)
+                text += f"; {'beyond' if abs(diff) > gap else 'within'} the seed noise of {_number(gap)}"
             parts.append(text + ")")
+        if "real" in flagged or not parts:
+            continue
         sentence = f"**{metric}**" + (f" ({better_side} is better)" if better_side else "")
         sentence += f": real data alone {_number(real[metric])}; " + "; ".join(parts) + "."
-        values = [line[metric] for line in summary]
-        if max(values) - min(values) < 5e-4:
-            sentence += " No mix stands out."
-        elif better_side:
-            pick = min if better_side == "lower" else max
-            sentence += f" Best: {pick(summary, key=lambda line: line[metric])['data']}."
+        if better_side and several:
+            winners = [n for n in by_name if n != "real" and n not in flagged and verdict(summary, n, metric) == "better"]
+            if winners:
+                pick = min if better_side == "lower" else max
+                best = pick(winners, key=lambda n: by_name[n][metric])
+                sentence += f" Best beyond the seed noise: {best}."
+            else:
+                sentence += " No mix beats real data alone beyond the seed noise."
         sentences.append(sentence)
+    if "real" in flagged:
+        sentences.append("Real data alone gives degenerate runs, so there is no sound baseline to compare with.")
     if several:
         sentences.append("A gap within the seed noise (two standard errors of the difference) is no evidence either "
-                         "way; only gaps beyond it say that a data source helped or hurt.")
+                         "way: no difference; only gaps beyond it say that a data source helped or hurt.")
     else:
         sentences.append("With one seed per mix there is no estimate of run-to-run noise, so none of these gaps can "
-                         "be told apart from chance; the full profile runs three seeds.")
+                         "be told apart from chance.")
     return " ".join(sentences)
 
 

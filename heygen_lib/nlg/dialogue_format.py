@@ -45,6 +45,13 @@ class DialogueFormat:
         """The response as the model must write it, with its closing end token."""
         return escape(response) + self.eos_token
 
+    def conversation(self, turns: Sequence[Turn]) -> str:
+        """A whole conversation as one text for pretraining: its last turn is the response to all the turns before,
+        so the model meets the same tokens, in the same places, as in fine-tuning."""
+        if len(turns) < 2:
+            raise ValueError(f"a conversation needs at least two turns, got {len(turns)}")
+        return self.prompt(turns[:-1]) + self.target(turns[-1].text)
+
 
 def escape(text: str) -> str:
     """Neutralise anything shaped like a special token (``<|...``), so user text stays text."""

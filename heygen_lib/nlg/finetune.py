@@ -15,6 +15,7 @@ import ast
 import inspect
 import logging
 import math
+import os
 import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -30,9 +31,11 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from heygen_lib import distributed
 from heygen_lib.data.pairs import Pair
+from heygen_lib.gan.training import TrainingDiverged
 from heygen_lib.nlg.dialogue_format import DialogueFormat, add_format_tokens
 from heygen_lib.nlg.rows import RowReport, collator_for, encode_pairs
 from heygen_lib.paths import artifacts_dir
+from heygen_lib.profile import NlgSizes, Profile, active_profile
 from heygen_lib.profile import device as default_device
 from heygen_lib.tiny_models import build_tiny_causal_lm
 
@@ -44,6 +47,24 @@ PRECISIONS = ("auto", "no", "fp16", "bf16")
 def model_dir() -> Path:
     """Where notebook 05 saves the fine-tuned model and tokenizer, and notebook 06 loads them from."""
     return artifacts_dir() / "nlg" / "model"
+
+
+MODEL_ENV = "HEYGEN_MODEL"  # a hub name or folder to fine-tune instead of the profile's choice
+
+
+def base_model(profile: Profile | None = None) -> str:
+    """The model fine-tuning starts from, as a name or folder for `load_model`: ``HEYGEN_MODEL`` when set (e.g.
+    ``distilgpt2`` on a CPU with a reachable hub), else the profile's hub model (full: distilgpt2), else the small
+    GPT-2 the kit pretrains offline (`pretrain.ensure_pretrained`, built once and cached)."""
+    chosen = os.environ.get(MODEL_ENV, "").strip()
+    if chosen:
+        return chosen
+    profile = profile or active_profile()
+    if profile.nlg.model:
+        return profile.nlg.model
+    from heygen_lib.nlg.pretrain import config_for, ensure_pretrained  # pretrain trains through this module
+
+    return str(ensure_pretrained(config_for(profile.pretrain)))
 
 
 def tiny_base_dir() -> Path:
@@ -323,6 +344,20 @@ class _Records(TrainerCallback):
         return None
 
 
+class StopOnNonFiniteLoss(TrainerCallback):
+    """Stops training at the first NaN or infinite loss (training or dev) with `TrainingDiverged`, naming the step:
+    a diverged run would otherwise go on for its whole budget and its "best checkpoint" would mean nothing. Needs
+    ``logging_nan_inf_filter=False``, or the Trainer replaces a non-finite training loss by the mean of the others."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        for key in ("loss", "eval_loss"):
+            value = (logs or {}).get(key)
+            if value is not None and not math.isfinite(value):
+                raise TrainingDiverged(f"the {'dev' if key == 'eval_loss' else 'training'} loss is {value} at step "
+                                       f"{state.global_step}: training stopped (lower the learning rate, or check "
+                                       "the data for empty rows)")
+
+
 class _KnownNotices(logging.Filter):
     """Drops two Trainer warnings that need no action here: that tied weights (GPT-2's LM head is its input
     embedding) are missing from the best checkpoint, where they are stored once and loading restores all their
@@ -390,7 +425,8 @@ def fine_tune(
         eval_strategy="steps", eval_steps=every, eval_on_start=True, save_strategy="steps", save_steps=every,
         save_total_limit=1, save_only_model=not config.resume, load_best_model_at_end=True,
         metric_for_best_model="eval_loss", greater_is_better=False,
-        logging_strategy="steps", logging_steps=config.logging_steps, report_to=config.report_to,
+        logging_strategy="steps", logging_steps=config.logging_steps, logging_nan_inf_filter=False,
+        report_to=config.report_to,
         gradient_checkpointing=config.gradient_checkpointing, group_by_length=config.group_by_length,
         remove_unused_columns=False, dataloader_num_workers=0, dataloader_pin_memory=torch.cuda.is_available(),
         disable_tqdm=not progress,
@@ -399,7 +435,7 @@ def fine_tune(
         **precision_flags(config.mixed_precision),
     )
     records = _Records([c for c in callbacks if not isinstance(c, TrainerCallback)])
-    trainer_callbacks = [records, *(c for c in callbacks if isinstance(c, TrainerCallback))]
+    trainer_callbacks = [records, StopOnNonFiniteLoss(), *(c for c in callbacks if isinstance(c, TrainerCallback))]
     if config.early_stopping_patience:
         trainer_callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
     trainer = _trainer(trained, tokenizer, args=args, data_collator=collator_for(tokenizer), train_dataset=train_rows,
@@ -439,3 +475,39 @@ def fine_tune(
         planned_steps=total, stopped_early=trainer.state.global_step < total, train_rows=train_report,
         dev_rows=dev_report, trainable_parameters=trainable, seconds=time.perf_counter() - started,
     )
+
+
+def profile_config(sizes: NlgSizes, seed: int = 0, **changes) -> FineTuneConfig:
+    """The fine-tuning config of a profile's sizes: what notebook 05's main run and `ensure_finetuned_model` use."""
+    return FineTuneConfig(learning_rate=sizes.learning_rate, epochs=sizes.epochs, batch_size=sizes.batch_size,
+                          max_length=sizes.max_length, early_stopping_patience=sizes.patience, seed=seed,
+                          **changes)
+
+
+def is_saved_model(folder: str | Path) -> bool:
+    """Whether `folder` holds a model and tokenizer that `load_model` can read."""
+    folder = Path(folder)
+    return (folder / "config.json").is_file() and (folder / "tokenizer_config.json").is_file() and any(
+        folder.glob("*.safetensors"))
+
+
+def ensure_finetuned_model(profile: Profile | None = None) -> Path:
+    """Notebook 05's fine-tuned model (`model_dir`), for notebook 06. When notebook 05 has not saved one, fine-tune
+    `base_model(profile)` on the support set's training pairs with the profile's settings, save it there, and say so
+    in one line."""
+    folder = model_dir()
+    if is_saved_model(folder):
+        return folder
+    from heygen_lib.data.prepare import prepare_pairs
+
+    profile = profile or active_profile()
+    base = base_model(profile)
+    prepared = prepare_pairs("support")
+    model, tokenizer = load_model(base)
+    result = fine_tune(model, tokenizer, prepared.train, prepared.dev, profile_config(profile.nlg),
+                       artifacts_dir() / "nlg" / "runs" / "quick", progress=False)
+    save_model(model, tokenizer, folder)
+    shown = Path(base).name if Path(base).is_dir() else base
+    print(f"notebook 05 has not saved a model yet: fine-tuned {shown} on {len(prepared.train)} pairs for "
+          f"{result.steps} steps ({result.seconds:.0f} s) and saved it to artifacts/nlg/model")
+    return folder

@@ -1,0 +1,102 @@
+"""Comparing fine-tuning runs that differ in one thing (the starting weights, which layers train, the optimizer),
+and telling a model that writes replies from one that repeats a word.
+
+Each run starts from its own base (a folder or hub name, loaded fresh), fine-tunes with its own config on the same
+data, and is measured the same way: test perplexity, and the replies it writes greedily for the same test contexts.
+A model whose median reply is under 3 words, or whose replies share almost no word pairs (distinct-2 under 0.05),
+is **degenerate**: its perplexity may look fine, but it is flagged and never ranked.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from heygen_lib.data.pairs import Pair
+from heygen_lib.metrics import distinct_n
+from heygen_lib.nlg.evaluate import generate_responses, perplexity
+from heygen_lib.nlg.finetune import FineTuneConfig, FineTuneResult, fine_tune, load_model
+
+DEGENERATE_MEDIAN_WORDS = 3  # a median reply shorter than this is not a reply
+DEGENERATE_DISTINCT_2 = 0.05  # under this share of distinct word pairs, the replies are one reply repeated
+
+
+def reply_stats(replies: Sequence[str]) -> dict[str, float | bool]:
+    """Median length in words (split at spaces), distinct-2, the share of replies that repeat an earlier one, and whether that is
+    degenerate (see the module docstring)."""
+    if not replies:
+        raise ValueError("reply_stats needs at least one reply")
+    median_words = statistics.median(len(r.split()) for r in replies)  # words as a reader counts them
+    distinct_2 = distinct_n(replies, 2)
+    return {"median words": median_words, "distinct-2": distinct_2,
+            "identical share": 1 - len(set(replies)) / len(replies),
+            "degenerate": median_words < DEGENERATE_MEDIAN_WORDS or distinct_2 < DEGENERATE_DISTINCT_2}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One run: where it starts and how it trains; `train` replaces the shared training pairs when given."""
+
+    base: str
+    config: FineTuneConfig
+    train: Sequence[Pair] | None = field(default=None, repr=False)
+
+
+@dataclass
+class RunOutcome:
+    """A run's numbers (one table row), its replies to the test contexts, and its training record."""
+
+    row: dict
+    replies: list[str]
+    result: FineTuneResult = field(repr=False)
+
+
+def run_variant(
+    name: str, variant: Variant, train: Sequence[Pair], dev: Sequence[Pair], test: Sequence[Pair],
+    output_dir: str | Path, eval_contexts: int | None = None, max_new_tokens: int = 24, callbacks: Sequence = (),
+    progress: bool = False,
+) -> RunOutcome:
+    """Fine-tune a fresh copy of `variant.base` and measure it on the test split."""
+    model, tokenizer = load_model(variant.base)
+    result = fine_tune(model, tokenizer, variant.train if variant.train is not None else train, dev, variant.config,
+                       output_dir, callbacks=callbacks, progress=progress)
+    shown = list(test)[:eval_contexts]
+    replies = generate_responses(model, tokenizer, [p.context for p in shown], max_new_tokens,
+                                 seed=variant.config.seed, max_length=variant.config.max_length)
+    row = {"run": name, "steps": result.steps, "best step": result.best_step,
+           "trainable parameters": result.trainable_parameters,
+           "test ppl": perplexity(model, tokenizer, test, variant.config.max_length), **reply_stats(replies),
+           "seconds": result.seconds}
+    return RunOutcome(row, replies, result)
+
+
+def run_variants(
+    variants: Mapping[str, Variant], train: Sequence[Pair], dev: Sequence[Pair], test: Sequence[Pair],
+    output_dir: str | Path, eval_contexts: int | None = None, max_new_tokens: int = 24, progress: bool = True,
+) -> dict[str, RunOutcome]:
+    """`run_variant` for each named variant, in order, under one progress bar."""
+    outcomes = {}
+    for name in tqdm(list(variants), desc="runs", disable=not progress):
+        folder = Path(output_dir) / name.replace(" ", "_").replace("/", "-")
+        outcomes[name] = run_variant(name, variants[name], train, dev, test, folder, eval_contexts, max_new_tokens)
+    return outcomes
+
+
+def table(outcomes: Mapping[str, RunOutcome], columns: Sequence[str] = (
+        "steps", "trainable parameters", "test ppl", "median words", "distinct-2", "identical share")) -> list[dict]:
+    """The outcomes as table rows, numbers rounded, degenerate runs marked."""
+    rows = []
+    for name, outcome in outcomes.items():
+        cells = {c: _cell(outcome.row[c]) for c in columns}
+        rows.append({"run": name, **cells, "degenerate": "**yes**" if outcome.row["degenerate"] else "no"})
+    return rows
+
+
+def _cell(value: object) -> object:
+    if isinstance(value, float):
+        return f"{value:.1f}" if abs(value) >= 100 else f"{value:.3f}"
+    return value
