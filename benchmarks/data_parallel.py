@@ -118,14 +118,16 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p = args.processes
     print(f"model {args.model or 'tiny offline GPT-2'}; {'GPUs: ' + torch.cuda.get_device_name(0) if gpu else 'CPU'}, "
           f"{os.cpu_count()} cores visible; global batch {args.batch_size}, max_length {args.max_length}, {args.steps} "
-          f"AdamW steps per timed pass, best of {args.repeats}; torch {torch.__version__} ({'nccl' if gpu else 'gloo'}), "
+          f"AdamW steps per timed pass, best of {args.repeats}; torch {torch.__version__} "
+          f"({'nccl' if gpu else 'gloo'}), "
           f"python {platform.python_version()}")
     settings = [(1, 1), (p, 1)] + ([] if gpu else [(1, p)])
     results = [{"processes": n, "threads": t, **run_setting(args, n, t)} for n, t in settings]
     base = results[0]["tokens/s"]
     print(f"\n{'setting':<28} {'trained tok/s':>13} {'x 1 process':>11} {'efficiency':>10} {'repeat spread':>13}")
     for r in results:
-        name = f"{r['processes']} process{'es' if r['processes'] > 1 else ''}, {r['threads']} thread{'s' if r['threads'] > 1 else ''}"
+        name = (f"{r['processes']} process{'es' if r['processes'] > 1 else ''}, "
+                f"{r['threads']} thread{'s' if r['threads'] > 1 else ''}")
         speedup = r["tokens/s"] / base
         efficiency = f"{speedup / r['processes']:.2f}" if r["threads"] == 1 else "-"
         print(f"{name:<28} {r['tokens/s']:>13,.0f} {speedup:>11.2f} {efficiency:>10} {r['spread']:>13.0%}")

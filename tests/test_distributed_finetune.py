@@ -13,10 +13,10 @@ from safetensors.torch import load_file
 from heygen_lib.nlg.__main__ import main
 
 ROOT = Path(__file__).resolve().parents[1]
-# 82 training rows of the support set, batch 4 (2 rows per process), 4 steps, an evaluation and checkpoint every 2;
-# no dropout, so both runs draw nothing at random after the shared seed
-ARGS = ["--profile", "smoke", "--limit", "40", "--max-steps", "4", "--batch-size", "4", "--max-length", "64",
-        "--evals-per-epoch", "10", "--dropout", "0", "--no-progress"]
+# the untrained tiny GPT-2 on 82 training rows of the support set, batch 4 (2 rows per process), 4 steps, an evaluation
+# and checkpoint every 2; no dropout, so both runs draw nothing at random after the shared seed
+ARGS = ["--profile", "smoke", "--model", "tiny", "--limit", "40", "--max-steps", "4", "--batch-size", "4",
+        "--max-length", "64", "--evals-per-epoch", "10", "--dropout", "0", "--no-progress"]
 # gloo sums the two processes' gradients in another order than one process adds its rows: float rounding, no more
 TOLERANCE = 1e-4
 STOP_AFTER = "HEYGEN_TEST_STOP_AFTER_STEP"  # the worker dies right after saving this step's checkpoint
@@ -41,11 +41,9 @@ def largest_difference(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -
 def one_process(tmp_path_factory):
     """The reference: the same command in this process, batch 4 in one piece."""
     folder = tmp_path_factory.mktemp("one")
-    os.environ["HEYGEN_ARTIFACTS_DIR"] = str(folder)
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HEYGEN_ARTIFACTS_DIR", str(folder))
         assert main([*ARGS, "--report-to", "none", "--output", str(folder / "model")]) == 0
-    finally:
-        del os.environ["HEYGEN_ARTIFACTS_DIR"]
     return weights(folder / "model")
 
 
@@ -66,11 +64,9 @@ def test_two_processes_match_one_with_the_same_global_batch_and_only_rank_0_writ
 def test_an_interrupted_two_process_run_resumes_and_ends_where_one_process_ends(one_process, tmp_path):
     run_dir = tmp_path / "run"
     args = [*ARGS, "--report-to", "none", "--resume", "--run-dir", str(run_dir), "--output", str(tmp_path / "model")]
-    os.environ[STOP_AFTER] = "2"
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(STOP_AFTER, "2")
         killed = torchrun(args, tmp_path)
-    finally:
-        del os.environ[STOP_AFTER]
     assert killed.returncode != 0 and not (tmp_path / "model").exists()
     checkpoint = run_dir / "checkpoint-2"
     # a full checkpoint: model, optimizer and scheduler once (rank 0), a random state per process

@@ -106,7 +106,8 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         for _ in range(pick(args.d_pretrain_steps, sizes.d_pretrain_steps)):
             gan.discriminator_step()
         gan.evaluate(metrics)
-    train_adversarial(gan, max(0, steps - gan.steps["adversarial"]), metrics, eval_every=eval_every, checkpoint=gan_file)
+    left = max(0, steps - gan.steps["adversarial"])
+    train_adversarial(gan, left, metrics, eval_every=eval_every, checkpoint=gan_file)
     evaluations = [r for r in gan.history if r["phase"] == "eval"]
     before, after = evaluations[0], evaluations[-1]
     shown = [k for k in after if k not in ("phase", "step", "mle_epochs", "adversarial_steps")]

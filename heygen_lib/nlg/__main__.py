@@ -24,8 +24,8 @@ from pathlib import Path
 from heygen_lib import distributed
 from heygen_lib.data import prepare_pairs
 from heygen_lib.data.loaders import CORPORA
-from heygen_lib.nlg.finetune import (FREEZE_STRATEGIES, FineTuneConfig, fine_tune, load_model, model_dir, quiet_file_progress,
-                                     save_model, tokenizer_texts, tiny_base_dir)
+from heygen_lib.nlg.finetune import (FREEZE_STRATEGIES, FineTuneConfig, base_model, fine_tune, load_model, model_dir,
+                                     profile_config, quiet_file_progress, save_model, tiny_base_dir, tokenizer_texts)
 from heygen_lib.paths import PROJECT_ROOT, artifacts_dir
 from heygen_lib.profile import PROFILES, active_profile
 from heygen_lib.tiny_models import build_tiny_causal_lm
@@ -38,10 +38,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--profile", choices=sorted(PROFILES), default=None,
                         help="sizes to use (default: HEYGEN_PROFILE, else full on a GPU and smoke on a CPU)")
     parser.add_argument("--model", default=None,
-                        help="hub name or folder to start from (default: the profile's; 'tiny': the tiny offline GPT-2)")
+                        help="hub name or folder to start from (default: as notebook 05, HEYGEN_MODEL or the profile's "
+                             "model or the kit's pretrained stand-in; 'tiny': an untrained tiny GPT-2 for quick tries)")
     parser.add_argument("--corpus", choices=sorted(CORPORA), default="support")
     parser.add_argument("--limit", type=int, default=None, help="dialogues to load (default: all)")
-    parser.add_argument("--output", type=Path, default=None, help=f"where the model goes (default: {_shown(model_dir())})")
+    parser.add_argument("--output", type=Path, default=None,
+                        help=f"where the model goes (default: {_shown(model_dir())})")
     parser.add_argument("--run-dir", type=Path, default=None,
                         help="checkpoints and TensorBoard logs (default: artifacts/nlg/runs/cli)")
     parser.add_argument("--resume", action="store_true",
@@ -66,8 +68,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def build_config(args: argparse.Namespace, sizes) -> FineTuneConfig:
     """Notebook 05's config (the profile's sizes), then every flag that was given."""
-    config = FineTuneConfig(learning_rate=sizes.learning_rate, epochs=sizes.epochs, batch_size=sizes.batch_size,
-                            max_length=sizes.max_length, seed=args.seed, report_to=args.report_to, resume=args.resume)
+    config = profile_config(sizes, args.seed, report_to=args.report_to, resume=args.resume)
     flags = {name: getattr(args, name) for name in (
         "epochs", "max_steps", "batch_size", "gradient_accumulation", "learning_rate", "max_length", "freeze", "top_k",
         "lora_rank", "dropout", "early_stopping_patience", "evals_per_epoch")}
@@ -84,11 +85,14 @@ def run(args: argparse.Namespace, callbacks: Sequence = ()) -> Path:
     distributed.init()
     prepared = prepare_pairs(args.corpus, seed=args.seed, limit=args.limit)
     train, dev = prepared.train, prepared.dev
-    name = sizes.model if args.model is None else args.model
-    if name in (None, "tiny"):  # rank 0 builds the tiny model's folder, the others then read it
+    name = args.model
+    if name == "tiny":  # rank 0 builds the tiny model's folder, the others then read it
         with quiet_file_progress():
             distributed.on_main(lambda: build_tiny_causal_lm(tokenizer_texts(train), tiny_base_dir()))
         name = tiny_base_dir()
+    elif name is None:  # rank 0 pretrains the stand-in if it is missing, the others then find it cached
+        distributed.on_main(lambda: base_model(profile))
+        name = base_model(profile)
     processes = distributed.world_size()
     distributed.say(f"profile {profile.name}; model {_shown(name)}; {args.corpus}: {len(train)} train, {len(dev)} dev "
                     f"pairs; {processes} process{'es' if processes > 1 else ''}, "
@@ -108,7 +112,8 @@ def run(args: argparse.Namespace, callbacks: Sequence = ()) -> Path:
     output = args.output or model_dir()
     distributed.on_main(lambda: save_model(model, tokenizer, output))
     before = next(r["loss"] for r in result.history if r["phase"] == "dev" and r["step"] == 0)
-    distributed.say(f"{result.steps} of {result.planned_steps} steps{' (stopped early)' if result.stopped_early else ''}"
+    stopped = " (stopped early)" if result.stopped_early else ""
+    distributed.say(f"{result.steps} of {result.planned_steps} steps{stopped}"
                     f"; dev perplexity {math.exp(before):.1f} before, {math.exp(result.best_dev_loss):.1f} at the kept "
                     f"step {result.best_step}; {result.trainable_parameters:,} trainable parameters; "
                     f"{result.seconds:.0f} s; saved to {_shown(output)}")
