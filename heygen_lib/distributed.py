@@ -8,8 +8,6 @@ answer as for one process, so the same code runs in a notebook, in one process a
 Rules the kit follows in several processes:
 - every process computes, **only rank 0 writes** (final model, logs, artifacts; `on_main`), and the others wait for
   it where they read what it wrote (`wait_for_everyone`);
-- random draws that must differ between processes (which samples each one generates) use `rank_seed`, which depends
-  on the run's seed and the rank only, so a rerun with the same seed and the same number of processes reproduces;
 - a batch size in a config means rows per step summed over all processes: each takes `per_process_batch` of it, so
   the optimiser sees the same global batch, and the same learning rate fits, whatever the number of processes.
 """
@@ -83,13 +81,6 @@ def on_main(write: Callable[[], T]) -> T | None:
     value = write() if is_main() else None
     wait_for_everyone()
     return value
-
-
-def rank_seed(seed: int, rank_: int | None = None) -> int:
-    """A seed for this rank's own random draws: differs between ranks, depends on nothing but (seed, rank).
-    Rank 0 keeps `seed` itself, so one process draws exactly what it drew before."""
-    rank_ = rank() if rank_ is None else rank_
-    return seed + 1_000_003 * rank_
 
 
 def per_process_batch(global_batch: int, processes: int | None = None) -> int:
