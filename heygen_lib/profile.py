@@ -79,13 +79,21 @@ class PretrainSizes:
 class NlgSizes:
     """Sizes for fine-tuning (notebook 05) and the chatbot (notebook 06)."""
 
-    model: str | None = "distilgpt2"  # hub name or folder; None builds a tiny offline GPT-2 (`tiny_models`)
+    # hub name or folder; None: the small GPT-2 the kit pretrains offline (`nlg.pretrain`). HEYGEN_MODEL overrides
+    # it (`nlg.finetune.base_model`).
+    model: str | None = "distilgpt2"
     max_length: int = 256  # tokens per (context, response) row; the oldest context is cut first
     epochs: float = 5  # upper bound: early stopping on dev loss usually stops sooner
     batch_size: int = 16
     learning_rate: float = 5e-5
     patience: int = 3  # dev evaluations without a better dev loss before early stopping
-    ablation_epochs: float = 3  # each ablation run's budget: the optimizer steps of this many passes over real data
+    # after warm-up: "linear" decay to 0; "constant" keeps the rate up, so a short budget still reaches the point
+    # where the dev loss turns up and early stopping has something to stop
+    lr_scheduler: str = "linear"
+    sgd_learning_rate: float = 1e-2  # plain SGD (no momentum) in the optimizer comparison wants a higher rate
+    # The budget of each ablation run and of the freezing and optimizer tables: the optimizer steps of this many
+    # passes over the real training pairs.
+    ablation_epochs: float = 3
     ablation_seeds: tuple[int, ...] = (0, 1, 2)
     eval_contexts: int | None = None  # test contexts to generate responses for; None: all of them
     max_new_tokens: int = 48
@@ -114,8 +122,10 @@ PROFILES = {
         dialogue_gan=DialogueGanSizes(vocab=1000, context_len=32, response_len=20, hidden=128, mle_epochs=8,
                                       mle_patience=2, d_pretrain_steps=100, adversarial_steps=40, candidates=160,
                                       keep=40),
-        nlg=NlgSizes(model=None, max_length=192, epochs=6, batch_size=16, learning_rate=1e-2, ablation_epochs=1,
-                     ablation_seeds=(0,), eval_contexts=40, max_new_tokens=24),
+        nlg=NlgSizes(model=None, max_length=128, epochs=3, batch_size=16, learning_rate=3e-3, patience=2,
+                     lr_scheduler="constant",
+                     sgd_learning_rate=5e-2, ablation_epochs=0.25, ablation_seeds=(0, 1, 2), eval_contexts=20,
+                     max_new_tokens=24),
     ),
     "full": Profile(
         "full",

@@ -84,3 +84,15 @@ def test_response_metrics_use_the_kits_definitions():
     assert 0 < metrics["Self-BLEU-4"] < 1 and "corpus_bleu" in metrics["BLEU signature"]
     with pytest.raises(ValueError, match="2 references"):
         response_metrics(generated, generated[:2])
+
+
+def test_response_nll_over_its_count_is_the_models_own_loss_on_a_padded_batch(tiny):
+    from heygen_lib.nlg.evaluate import response_nll
+
+    model, tok = tiny
+    batch = collator_for(tok)([encode_pair(tok, p, 64) for p in PAIRS[:5]])
+    with torch.no_grad():
+        out = model(**batch)
+    nll, count = response_nll(out.logits, batch["labels"])
+    assert count == int((batch["labels"][:, 1:] != IGNORE).sum()) > 5
+    assert (nll / count).item() == pytest.approx(out.loss.item(), rel=1e-5)

@@ -131,3 +131,15 @@ def test_base_model_prefers_the_env_var_then_the_profile_then_the_stand_in(monke
     assert base_model(PROFILES["full"]) == "distilgpt2"
     monkeypatch.setenv("HEYGEN_MODEL", "sshleifer/tiny-gpt2")
     assert base_model(PROFILES["smoke"]) == base_model(PROFILES["full"]) == "sshleifer/tiny-gpt2"
+
+
+def test_the_profile_config_carries_every_fine_tuning_size_of_the_profile():
+    from heygen_lib.nlg.finetune import profile_config
+
+    sizes = PROFILES["smoke"].nlg
+    config = profile_config(sizes, seed=3, report_to="tensorboard")
+    assert (config.learning_rate, config.lr_scheduler, config.epochs, config.batch_size, config.max_length,
+            config.early_stopping_patience, config.seed, config.report_to) == (
+        sizes.learning_rate, sizes.lr_scheduler, sizes.epochs, sizes.batch_size, sizes.max_length, sizes.patience, 3,
+        "tensorboard")
+    assert pt.config_for(PROFILES["smoke"].pretrain).max_steps == PROFILES["smoke"].pretrain.steps

@@ -25,7 +25,7 @@ from heygen_lib.nlg.compare import reply_stats
 from heygen_lib.nlg.evaluate import evaluate_model
 from heygen_lib.nlg.finetune import FineTuneConfig, fine_tune, load_model, planned_steps
 
-METRICS = ("dev ppl", "test ppl", "BLEU-4", "distinct-2", "Self-BLEU-4", "avg words")
+METRICS = ("dev ppl", "test ppl", "BLEU-4", "distinct-2", "Self-BLEU-4", "avg words", "median words")
 # Which way is better; length has no better side (compare it with the real replies' instead).
 BETTER = {"dev ppl": "lower", "test ppl": "lower", "BLEU-4": "higher", "distinct-2": "higher", "Self-BLEU-4": "lower"}
 
@@ -80,9 +80,9 @@ def run_ablation(
         metrics, replies = evaluate_model(model, tokenizer, dev, test, eval_contexts, max_new_tokens,
                                           config.max_length, seed, **generate_kwargs)
         stats = reply_stats(replies)
+        metrics["median words"] = stats["median words"]
         rows.append({"data": name, "seed": seed, "train pairs": len(mixes[name]), "steps": result.steps,
-                     **{k: metrics[k] for k in METRICS}, "median words": stats["median words"],
-                     "degenerate": stats["degenerate"]})
+                     **{k: metrics[k] for k in METRICS}, "degenerate": stats["degenerate"]})
     return rows
 
 

@@ -48,11 +48,14 @@ class Variant:
 
 @dataclass
 class RunOutcome:
-    """A run's numbers (one table row), its replies to the test contexts, and its training record."""
+    """A run's numbers (one table row), its replies to the test contexts, its training record, and the fine-tuned
+    model with its tokenizer."""
 
     row: dict
     replies: list[str]
     result: FineTuneResult = field(repr=False)
+    model: object = field(repr=False)
+    tokenizer: object = field(repr=False)
 
 
 def run_variant(
@@ -71,7 +74,20 @@ def run_variant(
            "trainable parameters": result.trainable_parameters,
            "test ppl": perplexity(model, tokenizer, test, variant.config.max_length), **reply_stats(replies),
            "seconds": result.seconds}
-    return RunOutcome(row, replies, result)
+    return RunOutcome(row, replies, result, model, tokenizer)
+
+
+def evaluate_base(
+    name: str, base: str, test: Sequence[Pair], eval_contexts: int | None = None, max_new_tokens: int = 24,
+    max_length: int = 256, seed: int = 0,
+) -> dict:
+    """The row `run_variant` gives, for a model that is not fine-tuned at all (0 steps)."""
+    model, tokenizer = load_model(base)
+    shown = list(test)[:eval_contexts]
+    replies = generate_responses(model, tokenizer, [p.context for p in shown], max_new_tokens, seed=seed,
+                                 max_length=max_length)
+    return {"run": name, "steps": 0, "best step": 0, "trainable parameters": 0,
+            "test ppl": perplexity(model, tokenizer, test, max_length), **reply_stats(replies), "seconds": 0.0}
 
 
 def run_variants(
@@ -86,17 +102,29 @@ def run_variants(
     return outcomes
 
 
-def table(outcomes: Mapping[str, RunOutcome], columns: Sequence[str] = (
+def table(rows: Sequence[Mapping], columns: Sequence[str] = (
         "steps", "trainable parameters", "test ppl", "median words", "distinct-2", "identical share")) -> list[dict]:
-    """The outcomes as table rows, numbers rounded, degenerate runs marked."""
-    rows = []
-    for name, outcome in outcomes.items():
-        cells = {c: _cell(outcome.row[c]) for c in columns}
-        rows.append({"run": name, **cells, "degenerate": "**yes**" if outcome.row["degenerate"] else "no"})
-    return rows
+    """Run rows (`RunOutcome.row`, `evaluate_base`) for a table: numbers rounded, degenerate runs marked."""
+    return [{"run": row["run"], **{c: _cell(row[c]) for c in columns},
+             "degenerate": "**yes**" if row["degenerate"] else "no"} for row in rows]
 
 
 def _cell(value: object) -> object:
     if isinstance(value, float):
         return f"{value:.1f}" if abs(value) >= 100 else f"{value:.3f}"
     return value
+
+
+def gap_verdict(baseline: float, treated: float, noise: float, lower_is_better: bool = True,
+                degenerate: bool = False) -> str:
+    """A claim's verdict from a measured gap: "supported" when `treated` beats `baseline` by more than `noise`,
+    "contradicted" when it loses by more, else "cannot tell at this size" (also when a side is degenerate or the
+    noise is unknown, nan)."""
+    if degenerate:
+        return "cannot tell at this size (degenerate replies)"
+    if noise != noise:  # nan: no estimate of the noise
+        return "cannot tell at this size (no noise estimate)"
+    gain = (baseline - treated) if lower_is_better else (treated - baseline)
+    if abs(gain) <= noise:
+        return "cannot tell at this size (no difference within the noise)"
+    return "supported" if gain > 0 else "contradicted"

@@ -28,6 +28,17 @@ from heygen_lib.nlg.rows import IGNORE, collator_for, encode_pairs, prompt_ids
 from heygen_lib.text import word_tokens
 
 
+def response_nll(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """Summed negative log-likelihood of the labelled tokens of a causal LM batch, and how many there are.
+
+    Position t predicts token t + 1, so the logits lose their last position and the labels their first; labels of
+    -100 (the prompt, the padding) are skipped. ``nll / count`` is the model's own loss on the batch."""
+    logits, targets = logits[:, :-1], labels[:, 1:]
+    nll = torch.nn.functional.cross_entropy(
+        logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE, reduction="sum")
+    return nll, int((targets != IGNORE).sum())
+
+
 @torch.inference_mode()
 def perplexity(
     model, tokenizer, pairs: Sequence[Pair], max_length: int = 256, batch_size: int = 16,
@@ -49,16 +60,15 @@ def perplexity(
         batch = collate([rows[i] for i in order[start : start + batch_size]])
         batch = {k: v.to(device) for k, v in batch.items()}
         if seq2seq:  # the decoder reads the labels shifted right: its position t predicts label t
-            logits = model(**batch).logits
-            targets = batch["labels"]
-        else:  # position t predicts token t + 1
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
-            targets = batch["labels"][:, 1:]
-        nll = torch.nn.functional.cross_entropy(
-            logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE, reduction="sum"
-        )
+            logits, targets = model(**batch).logits, batch["labels"]
+            nll = torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.size(-1)),
+                                                    targets.reshape(-1), ignore_index=IGNORE, reduction="sum")
+            count = int((targets != IGNORE).sum())
+        else:
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+            nll, count = response_nll(logits, batch["labels"])
         total_nll += nll.item()
-        total_tokens += int((targets != IGNORE).sum())
+        total_tokens += count
     model.train(was_training)
     return math.exp(total_nll / total_tokens)
 

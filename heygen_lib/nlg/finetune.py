@@ -479,9 +479,9 @@ def fine_tune(
 
 def profile_config(sizes: NlgSizes, seed: int = 0, **changes) -> FineTuneConfig:
     """The fine-tuning config of a profile's sizes: what notebook 05's main run and `ensure_finetuned_model` use."""
-    return FineTuneConfig(learning_rate=sizes.learning_rate, epochs=sizes.epochs, batch_size=sizes.batch_size,
-                          max_length=sizes.max_length, early_stopping_patience=sizes.patience, seed=seed,
-                          **changes)
+    return FineTuneConfig(learning_rate=sizes.learning_rate, lr_scheduler=sizes.lr_scheduler, epochs=sizes.epochs,
+                          batch_size=sizes.batch_size, max_length=sizes.max_length,
+                          early_stopping_patience=sizes.patience, seed=seed, **changes)
 
 
 def is_saved_model(folder: str | Path) -> bool:
