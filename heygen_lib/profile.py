@@ -138,6 +138,14 @@ PROFILES = {
 }
 
 
+class ProfileError(ValueError):
+    """``HEYGEN_PROFILE`` names no profile. A user's setting, not a bug: Jupyter shows the message alone, without a
+    traceback (IPython's ``_render_traceback_`` hook), and the kit's commands print it as one line."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {self}"]
+
+
 def active_profile() -> Profile:
     """The profile named by ``HEYGEN_PROFILE``, or the automatic choice for this machine."""
     name = os.environ.get(ENV_VAR, "auto").strip().lower() or "auto"
@@ -145,7 +153,7 @@ def active_profile() -> Profile:
         name = "full" if torch.cuda.is_available() else "smoke"
     if name not in PROFILES:
         choices = ", ".join([*PROFILES, "auto"])
-        raise ValueError(f"{ENV_VAR}={os.environ[ENV_VAR]!r} is not a profile; choose one of: {choices}")
+        raise ProfileError(f"{ENV_VAR}={os.environ[ENV_VAR]!r} is not a profile; choose one of: {choices}")
     return PROFILES[name]
 
 
