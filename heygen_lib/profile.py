@@ -122,7 +122,7 @@ PROFILES = {
         dialogue_gan=DialogueGanSizes(vocab=1000, context_len=32, response_len=20, hidden=128, mle_epochs=8,
                                       mle_patience=2, d_pretrain_steps=100, adversarial_steps=40, candidates=160,
                                       keep=40),
-        nlg=NlgSizes(model=None, max_length=128, epochs=3, batch_size=16, learning_rate=3e-3, patience=2,
+        nlg=NlgSizes(model=None, max_length=128, epochs=4, batch_size=16, learning_rate=6e-3, patience=2,
                      lr_scheduler="constant",
                      sgd_learning_rate=5e-2, ablation_epochs=0.25, ablation_seeds=(0, 1, 2), eval_contexts=20,
                      max_new_tokens=24),
