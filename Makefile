@@ -20,18 +20,25 @@ endif
 # WordNet 3.0 for the synonym augmenters: Debian's packages, assembled into .nltk_data/ for NLTK (see
 # heygen_lib/augment/wordnet.py). Installed here only when running as root with apt-get; otherwise set-up says how.
 WORDNET_DEBS := wordnet-base wordnet-sense-index
+# Colab's ipywidgets, for the widget tests' second pass (tests/test_colab_ipywidgets7.py): put in front of .venv's
+# ipywidgets 8 through PYTHONPATH, so the one venv serves both versions.
+IPYWIDGETS7 := .ipywidgets7
 
 .PHONY: run test lab setup
 run: $(STAMP)
 	$(BIN)/heygen-run-notebooks
 
-test: $(STAMP)
+test: $(STAMP) $(IPYWIDGETS7)/.installed
 	HEYGEN_PROFILE=smoke HEYGEN_LESSONS=strict $(BIN)/python -m pytest
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 
 setup: $(STAMP)
+
+$(IPYWIDGETS7)/.installed:
+	$(BIN)/python -m pip install -q --no-deps --target $(IPYWIDGETS7) ipywidgets==7.7.1 ipython-genutils==0.2.0
+	touch $@
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

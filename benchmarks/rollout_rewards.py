@@ -1,14 +1,16 @@
 """Seconds per SeqGAN reward computation: vectorised Monte-Carlo rollouts vs the common per-step implementation.
 
     python benchmarks/rollout_rewards.py            # the issue's setting: batch 64, length 20, 16 rollouts,
-                                                    # vocabulary 5,000, LSTM 32/32, SeqGAN's CNN discriminator
+                                                    # vocabulary 5,000, LSTM 32/32, the "seqgan" CNN (4.08M)
     python benchmarks/rollout_rewards.py --quick    # small sizes, seconds
     python benchmarks/rollout_rewards.py --device cuda --batch-size 0   # GPU, everything in one batch
 
 Both implementations (`heygen_lib.gan.rewards`) run in the same invocation on the same models and samples, each
 measurement in a fresh process so that its peak memory is its own (CPU: growth of the process's peak resident
 memory over what the models and samples took; CUDA: ``torch.cuda.max_memory_allocated``). "generator" times the
-same computation with a discriminator that costs nothing, so the discriminator's share is the difference.
+same computation with a discriminator that costs nothing, so the discriminator's share is the difference. Last,
+the discriminator's filter banks run in both layouts the field uses (Conv1d here, Conv2d in TextGAN-PyTorch) on the
+same weights, and the ratio is printed.
 """
 
 from __future__ import annotations
@@ -38,12 +40,13 @@ class Setting:
     vocab: int = 5000
     embed_dim: int = 32
     hidden_dim: int = 32
-    seqgan_cnn: bool = True  # SeqGAN's 12 filter widths and 1,720 filters; False: the kit's smaller default CNN
+    discriminator: str = "seqgan"  # a `heygen_lib.gan.discriminators.cnn_config` name
     batch_size: int | None = 4096  # rollout_rewards(batch_size=...); None: all completions at once
     repeats: int = 3  # timed runs of the fast version (the reference runs once)
+    threads: int | None = None  # torch CPU threads in each measuring process (None: torch's choice)
 
 
-QUICK = Setting(batch=16, length=10, rollouts=4, vocab=500, seqgan_cnn=False, batch_size=None, repeats=3)
+QUICK = Setting(batch=16, length=10, rollouts=4, vocab=500, discriminator="small", batch_size=None, repeats=3)
 
 
 class FreeDiscriminator(nn.Module):
@@ -53,21 +56,8 @@ class FreeDiscriminator(nn.Module):
         return torch.zeros(x.size(0), device=x.device)
 
 
-class StandInCNN(nn.Module):
-    """Used only if heygen_lib.gan.discriminators is missing: SeqGAN's convolution banks, nothing else."""
-
-    def __init__(self, vocab: int, widths, counts, length: int):
-        super().__init__()
-        self.embedding = nn.Embedding(vocab, 64)
-        self.convs = nn.ModuleList(nn.Conv1d(64, n, min(w, length)) for w, n in zip(widths, counts))
-        self.out = nn.Linear(sum(counts), 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        e = self.embedding(x).transpose(1, 2)
-        return self.out(torch.cat([torch.relu(c(e)).amax(-1) for c in self.convs], -1)).squeeze(-1)
-
-
 def build(setting: Setting, device: str) -> tuple[nn.Module, nn.Module, torch.Tensor, str]:
+    from heygen_lib.gan.discriminators import CNNDiscriminator, cnn_config
     from heygen_lib.gan.generators import LSTMGenerator, LSTMGeneratorConfig
 
     torch.manual_seed(0)
@@ -76,32 +66,55 @@ def build(setting: Setting, device: str) -> tuple[nn.Module, nn.Module, torch.Te
             vocab_size=setting.vocab, max_len=setting.length, embed_dim=setting.embed_dim, hidden_dim=setting.hidden_dim
         )
     ).to(device)
-    widths = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20)
-    counts = (100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160)
-    try:
-        from heygen_lib.gan import discriminators as d
-
-        if setting.seqgan_cnn:
-            config = d.CNNDiscriminatorConfig(
-                vocab_size=setting.vocab,
-                max_len=setting.length,
-                filter_widths=d.SEQGAN_FILTER_WIDTHS,
-                filter_counts=d.SEQGAN_FILTER_COUNTS,
-            )
-            name = "CNNDiscriminator, SeqGAN's (12 widths, 1,720 filters, highway)"
-        else:
-            config = d.CNNDiscriminatorConfig(vocab_size=setting.vocab, max_len=setting.length)
-            name = "CNNDiscriminator, kit default (4 widths, 256 filters, highway)"
-        disc = d.CNNDiscriminator(config)
-    except ImportError:
-        if not setting.seqgan_cnn:
-            widths, counts = (2, 3, 4, 5), (64, 64, 64, 64)
-        disc = StandInCNN(setting.vocab, widths, counts, setting.length)
-        name = f"stand-in CNN ({len(widths)} widths, {sum(counts)} filters; heygen_lib.gan.discriminators missing)"
+    disc = CNNDiscriminator(cnn_config(setting.discriminator, setting.vocab, setting.length))
+    n_params = sum(p.numel() for p in disc.parameters())
+    name = f"CNNDiscriminator {setting.discriminator!r} ({n_params / 1e6:.2f}M parameters)"
     gen.eval()
     disc.to(device).eval()
     samples = gen.sample(setting.batch, generator=torch.Generator(device).manual_seed(1))
     return gen, disc, samples, name
+
+
+class Conv2dBanks(nn.Module):
+    """The CNN's filter banks as TextGAN-PyTorch writes them: ``Conv2d(1, n, (w, E))`` over the [T, E] "image",
+    holding the same weights as the kit's ``Conv1d(E, n, w)``."""
+
+    def __init__(self, disc: nn.Module):
+        super().__init__()
+        self.convs = nn.ModuleList()
+        for conv in disc.convs:
+            c2 = nn.Conv2d(1, conv.out_channels, (conv.kernel_size[0], conv.in_channels))
+            c2.weight.data.copy_(conv.weight.data.transpose(1, 2).unsqueeze(1))  # [n, E, w] -> [n, 1, w, E]
+            c2.bias.data.copy_(conv.bias.data)
+            self.convs.append(c2)
+
+    def forward(self, e: torch.Tensor) -> torch.Tensor:  # e [N, T, E]
+        x = e.unsqueeze(1)
+        return torch.cat([torch.relu(c(x)).squeeze(-1).amax(-1) for c in self.convs], -1)
+
+
+def conv_forms(setting: Setting, device: str, n: int = 2048, repeats: int = 5) -> dict:
+    """Seconds for the discriminator's filter banks on `n` rollout-sized inputs: Conv1d (the kit) vs Conv2d
+    (TextGAN-PyTorch), same weights, interleaved, CPU time on a CPU; checks that both give the same features."""
+    _, disc, _, _ = build(setting, device)
+    twin = Conv2dBanks(disc).to(device)
+    e = torch.randn(n, setting.length, disc.config.embed_dim, device=device)
+    clock = time.process_time if device == "cpu" else time.perf_counter
+
+    def conv1d():
+        x = e.transpose(1, 2)
+        return torch.cat([torch.relu(c(x)).amax(-1) for c in disc.convs], -1)
+
+    with torch.no_grad():
+        torch.testing.assert_close(conv1d(), twin(e), rtol=1e-4, atol=1e-4)
+        times: dict[str, list[float]] = {"conv1d": [], "conv2d": []}
+        for _ in range(repeats):
+            for name, f in (("conv1d", conv1d), ("conv2d", lambda: twin(e))):
+                start = clock()
+                f()
+                _sync(device)
+                times[name].append(clock() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def _sync(device: str) -> None:
@@ -113,6 +126,8 @@ def measure(setting: Setting, device: str, method: str, free_discriminator: bool
     """One measurement, meant to run in a fresh process: seconds per reward computation and peak memory."""
     from heygen_lib.gan.rewards import rollout_rewards, rollout_rewards_reference
 
+    if setting.threads:
+        torch.set_num_threads(setting.threads)
     gen, disc, samples, name = build(setting, device)
     if free_discriminator:
         disc = FreeDiscriminator()
@@ -146,6 +161,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--batch-size", type=int, help="rollout_rewards batch_size; 0 means None (all at once)")
     parser.add_argument("--repeats", type=int, help="timed runs of the fast version (median reported)")
     parser.add_argument("--skip-reference", action="store_true", help="time only the fast version")
+    parser.add_argument("--discriminator", choices=["seqgan", "seqgan_wide", "small"], help="CNN configuration")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
 
@@ -154,6 +171,11 @@ def main(argv: list[str] | None = None) -> dict:
         setting.batch_size = args.batch_size or None
     if args.repeats:
         setting.repeats = args.repeats
+    if args.discriminator:
+        setting.discriminator = args.discriminator
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        setting.threads = args.threads
     devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
     devices = [d for d in devices if d == "cpu" or torch.cuda.is_available()]
 
@@ -189,6 +211,10 @@ def main(argv: list[str] | None = None) -> dict:
                   f"({1 / gen_ratio:.1f}x faster)")
             summary["ratio_fast_over_reference"] = ratio
             summary["ratio_generator_side"] = gen_ratio
+        forms = conv_forms(setting, device)
+        print(f"  filter banks, Conv1d (kit) vs Conv2d (TextGAN-PyTorch), same weights: {forms['conv1d']:.3f} s vs "
+              f"{forms['conv2d']:.3f} s; Conv2d / Conv1d = {forms['conv2d'] / forms['conv1d']:.2f}")
+        summary["filter_banks_seconds"] = forms
         results["devices"][device] = {"hardware": label, **summary}
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

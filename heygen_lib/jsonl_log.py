@@ -1,9 +1,12 @@
 """An append-only JSONL log: the store behind review decisions (notebook 04) and chat feedback (notebook 06).
 
-People's decisions must never be lost. So each record is one line, written with a single ``write`` under an
-exclusive file lock, flushed and fsynced before `append` returns; nothing is ever rewritten in place. A crash can
-at worst leave the *last* line cut short: `read` reports it (file, line, reason) and skips it, and the next
-`append` starts on a fresh line so the cut line never merges with a new record.
+People's decisions must never be lost. So each record is one line, written whole (one ``write``, repeated if it
+stops short) under an exclusive file lock, and fsynced before `append` returns; a write that fails part-way (a full
+disk) is undone and raises, so `append` never reports a record saved that is not. Nothing is ever rewritten in
+place. A crash can at worst leave the *last* line cut short: `read` reports it (file, line, reason) and skips it, and
+the next `append` starts on a fresh line so the cut line never merges with a new record.
+
+The lock is ``fcntl.flock``: POSIX only (Linux, macOS, Colab, WSL), as the README says.
 """
 
 from __future__ import annotations
@@ -43,6 +46,29 @@ def utc_timestamp() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def _os_error(cause: OSError, message: str) -> OSError:
+    """An `OSError` that reads as `message` alone (no "[Errno n]" prefix) and keeps the cause's errno."""
+    err = OSError(message)
+    err.errno = cause.errno
+    return err
+
+
+def _write_all(fd: int, data: bytes, size: int, path: Path) -> None:
+    """Write every byte of `data` or none: ``os.write`` may write only part (a full disk, a file-size limit), so it
+    loops; on a failure the file is cut back to `size`, the length it had before, and the error names the file."""
+    written = 0
+    try:
+        while written < len(data):
+            n = os.write(fd, data[written:])
+            if n == 0:
+                raise OSError(f"no space to write ({written} of {len(data)} bytes written)")
+            written += n
+    except OSError as err:
+        os.ftruncate(fd, size)  # no partial record stays behind to be read as a cut line
+        raise _os_error(err, f"could not save the record to {path}: {err.strerror or err}; nothing was written "
+                             "(is the disk full?)") from err
+
+
 class JsonlLog:
     """Append JSON objects to `path`, one per line, safely across threads, processes and crashes."""
 
@@ -61,6 +87,15 @@ class JsonlLog:
             finally:
                 os.close(fd)  # closing releases the lock
 
+    def check_writable(self) -> None:
+        """Raise an `OSError` naming the file unless records can be appended to it (creating it, empty, if need be):
+        a program that collects people's input checks this before it asks for any."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644))
+        except OSError as err:
+            raise _os_error(err, f"cannot write to {self.path}: {err.strerror or err}") from None
+
     def append(self, record: dict[str, Any]) -> None:
         """Write `record` as one line and make it durable before returning."""
         if not isinstance(record, dict):
@@ -70,7 +105,7 @@ class JsonlLog:
             size = os.fstat(fd).st_size
             if size and os.pread(fd, 1, size - 1) != b"\n":  # a crash cut the last line: never write onto it
                 line = "\n" + line
-            os.write(fd, line.encode("utf-8"))
+            _write_all(fd, line.encode("utf-8"), size, self.path)
             os.fsync(fd)
 
     def read(self) -> LogContents:

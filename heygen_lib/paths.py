@@ -1,4 +1,9 @@
-"""Where the kit finds its data and writes what it makes."""
+"""Where the kit finds its data and writes what it makes.
+
+One setting moves everything the notebooks make: ``HEYGEN_ARTIFACTS_DIR``. On Colab, point it at Google Drive (the
+bootstrap cell's "keep artifacts on Drive" box does) and a later session, or another notebook's runtime, finds the
+models and data sets earlier notebooks made. Without it, artifacts go to the kit's ``artifacts/`` folder.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,10 @@ import os
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS_ENV = "HEYGEN_ARTIFACTS_DIR"
+# What a fresh artifacts folder still shares with the usual one: the kit's own model cache (the pretrained stand-in,
+# built once from local corpora; any runtime could rebuild it, none needs to) and the record of lesson checks.
+SHARED_CACHES = ("pretrained", "lessons")
 
 
 def data_dir() -> Path:
@@ -20,4 +29,15 @@ def runs_dir() -> Path:
 
 def artifacts_dir() -> Path:
     """Where the kit writes what it makes and reuses: tiny models, checkpoints, exported data (git-ignored)."""
-    return Path(os.environ.get("HEYGEN_ARTIFACTS_DIR", PROJECT_ROOT / "artifacts"))
+    return Path(os.environ.get(ARTIFACTS_ENV, PROJECT_ROOT / "artifacts"))
+
+
+def fresh_artifacts_dir(folder: Path) -> Path:
+    """Make `folder` an empty artifacts folder, as a fresh Colab runtime has, except for links to the current
+    folder's `SHARED_CACHES`. Point ``HEYGEN_ARTIFACTS_DIR`` at it to run a notebook as if it were the first."""
+    shared = artifacts_dir()
+    folder.mkdir(parents=True, exist_ok=False)
+    for name in SHARED_CACHES:
+        (shared / name).mkdir(parents=True, exist_ok=True)  # so what a fresh run builds lands in the shared cache
+        (folder / name).symlink_to((shared / name).resolve(), target_is_directory=True)
+    return folder

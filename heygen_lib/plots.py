@@ -120,17 +120,22 @@ def training_curves(history: Sequence[Mapping[str, object]], curves: Sequence[tu
 
 
 def quality_diversity(curves: Mapping[str, Sequence[Mapping[str, float]]], x: str, y: str,
-                      anchors: Mapping[str, tuple[float, float]] | None = None) -> Figure:
-    """Temperature sweeps, one line per generator, each point labelled with its temperature."""
+                      anchors: Mapping[str, tuple[float, float]] | None = None, xlabel: str | None = None,
+                      ylabel: str | None = None) -> Figure:
+    """Temperature sweeps, one line per generator, each point labelled with its temperature (labels of successive
+    curves sit on alternating sides of their points, so close curves do not print over each other)."""
     fig = Figure(figsize=(6.5, 4.5), layout="constrained")
     ax = fig.subplots()
-    for name, rows in curves.items():
+    offsets = [(4, 4), (4, -10), (-14, 4), (-14, -10)]
+    for k, (name, rows) in enumerate(curves.items()):
         xs, ys = [r[x] for r in rows], [r[y] for r in rows]
-        ax.plot(xs, ys, marker="o", label=name)
+        line, = ax.plot(xs, ys, marker="o", markersize=4, label=name)
         for r, xi, yi in zip(rows, xs, ys):
-            ax.annotate(f"{r['temperature']:g}", (xi, yi), textcoords="offset points", xytext=(3, 3), fontsize=7)
+            ax.annotate(f"{r['temperature']:g}", (xi, yi), textcoords="offset points", xytext=offsets[k % 4],
+                        fontsize=7, color=line.get_color())
     for name, (xi, yi) in (anchors or {}).items():
         ax.plot(xi, yi, marker="*", markersize=12, linestyle="", label=name)
-    ax.set(xlabel=x, ylabel=y, title="Quality vs diversity over sampling temperature (labels: T)")
+    ax.set(xlabel=xlabel or x, ylabel=ylabel or y, title="Quality vs diversity over sampling temperature (labels: T)")
+    ax.ticklabel_format(useOffset=False)
     ax.legend(frameon=False, fontsize=8)
     return fig

@@ -39,15 +39,19 @@ class GanSizes:
     """Sizes for the text GANs (notebook 03). The oracle's sizes live in `heygen_lib.gan.oracle` (SMOKE and FULL)."""
 
     mle_epochs: int = 120  # SeqGAN's protocol pre-trains 120-150 epochs
-    d_pretrain_steps: int = 200  # discriminator batches before adversarial training
-    adversarial_steps: int = 200  # SeqGAN: generator updates, each with 16-rollout rewards
-    gumbel_steps: int = 1000  # Gumbel-softmax GAN updates (RelGAN trains thousands)
+    d_pretrain_steps: int = 2000  # most discriminator batches of pre-training (stops early once above the target)
+    d_pretrain_target: float = 0.6  # held-out accuracy that ends discriminator pre-training (0.5 is chance)
+    adversarial_steps: int = 200  # SeqGAN: generator updates, each with rollout rewards and fresh-negative D batches
+    gumbel_steps: int = 2000  # Gumbel-softmax GAN updates (RelGAN trains thousands); beta reaches beta_max at the last
+    gumbel_losses: tuple[str, ...] = ("rsgan", "standard", "hinge", "wgan-gp")  # losses trained on the small set
     rollouts: int = 16
     eval_samples: int = 10_000  # samples scored by the oracle at each evaluation
     eval_every: int = 20
-    text_vocab: int = 5000  # real text: word vocabulary and sequence length
-    text_max_len: int = 24
+    noise_repeats: int = 5  # evaluations of the same weights with fresh samples, for the evaluation noise
+    large_train: int = 100_000  # the "large" real set: fresh oracle samples, too many to memorise
+    text_vocab: int = 5000  # real text: word vocabulary (the sequence length is chosen from the data)
     text_mle_epochs: int = 60
+    text_adversarial_steps: int = 100  # SeqGAN steps on real text (rollouts cost grows with the length squared)
 
 
 @dataclass(frozen=True)
@@ -117,8 +121,10 @@ PROFILES = {
         "smoke",
         data=DataSizes(max_dialogues=400),
         augment=AugmentSizes(pairs=120),
-        gan=GanSizes(mle_epochs=12, d_pretrain_steps=10, adversarial_steps=12, gumbel_steps=24, rollouts=4,
-                     eval_samples=500, eval_every=4, text_vocab=1000, text_max_len=16, text_mle_epochs=8),
+        gan=GanSizes(mle_epochs=12, d_pretrain_steps=200, adversarial_steps=40, gumbel_steps=80,
+                     gumbel_losses=("rsgan", "hinge"), rollouts=4,
+                     eval_samples=1000, eval_every=20, noise_repeats=5, large_train=20_000, text_vocab=1000,
+                     text_mle_epochs=8, text_adversarial_steps=4),
         dialogue_gan=DialogueGanSizes(vocab=1000, context_len=32, response_len=20, hidden=128, mle_epochs=8,
                                       mle_patience=2, d_pretrain_steps=100, adversarial_steps=40, candidates=160,
                                       keep=40),
@@ -138,6 +144,14 @@ PROFILES = {
 }
 
 
+class ProfileError(ValueError):
+    """``HEYGEN_PROFILE`` names no profile. A user's setting, not a bug: Jupyter shows the message alone, without a
+    traceback (IPython's ``_render_traceback_`` hook), and the kit's commands print it as one line."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {self}"]
+
+
 def active_profile() -> Profile:
     """The profile named by ``HEYGEN_PROFILE``, or the automatic choice for this machine."""
     name = os.environ.get(ENV_VAR, "auto").strip().lower() or "auto"
@@ -145,7 +159,7 @@ def active_profile() -> Profile:
         name = "full" if torch.cuda.is_available() else "smoke"
     if name not in PROFILES:
         choices = ", ".join([*PROFILES, "auto"])
-        raise ValueError(f"{ENV_VAR}={os.environ[ENV_VAR]!r} is not a profile; choose one of: {choices}")
+        raise ProfileError(f"{ENV_VAR}={os.environ[ENV_VAR]!r} is not a profile; choose one of: {choices}")
     return PROFILES[name]
 
 

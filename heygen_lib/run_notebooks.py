@@ -5,12 +5,14 @@
     heygen-run-notebooks 01 03            # only notebooks whose names start with these prefixes
 
 Executed copies go to ``runs/<time>-<profile>/`` (git-ignored); their figures are also saved there as PNG files.
+Executing notebooks needs the ``lab`` extra (nbformat, nbclient): ``pip install 'heygen-kit[lab]'``.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import importlib.util
 import os
 import sys
 import time
@@ -19,7 +21,7 @@ from pathlib import Path
 
 from heygen_lib.lessons import RUN_DIR_ENV
 from heygen_lib.paths import PROJECT_ROOT, runs_dir
-from heygen_lib.profile import ENV_VAR, PROFILES, active_profile
+from heygen_lib.profile import ENV_VAR, PROFILES, ProfileError, active_profile
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 
@@ -70,9 +72,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("prefixes", nargs="*", help="run only notebooks whose names start with these (e.g. 01)")
     parser.add_argument("--profile", choices=[*PROFILES, "auto"], help=f"sets {ENV_VAR} for the notebooks")
     args = parser.parse_args(argv)
+    missing = [name for name in ("nbformat", "nbclient") if importlib.util.find_spec(name) is None]
+    if missing:
+        print(f"error: heygen-run-notebooks needs {' and '.join(missing)} (the kit's lab extra): "
+              "pip install 'heygen-kit[lab]'", file=sys.stderr)
+        return 2
     if args.profile:
         os.environ[ENV_VAR] = args.profile
-    profile = active_profile().name
+    try:
+        profile = active_profile().name
+    except ProfileError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     todo = notebooks_in_order(prefixes=args.prefixes)
     if not todo:
         parser.error(f"no notebooks match {args.prefixes} in {NOTEBOOK_DIR}")

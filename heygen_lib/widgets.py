@@ -18,8 +18,11 @@ from heygen_lib.data import Dialogue, Pair, build_pairs, format_pair, split_dial
 from heygen_lib.data.stats import response_lengths
 
 
-def run_panel(controls: Sequence[w.Widget], action: Callable[[w.Output], None], title: str) -> w.VBox:
-    """Controls, a Run button and an Output; pressing Run (or building the panel) calls `action(output)`."""
+def run_panel(
+    controls: Sequence[w.Widget], action: Callable[[w.Output], None], title: str, run_now: bool = True
+) -> w.VBox:
+    """Controls, a Run button and an Output; pressing Run (or building the panel, unless `run_now` is False) calls
+    `action(output)`. The box's `run()` does what pressing Run does."""
     button = w.Button(description="Run", button_style="primary", icon="play")
     output = w.Output()
 
@@ -29,27 +32,51 @@ def run_panel(controls: Sequence[w.Widget], action: Callable[[w.Output], None], 
             action(output)
 
     button.on_click(on_click)
-    on_click()
-    return w.VBox([w.HTML(f"<b>{title}</b>"), *controls, button, output])
+    box = w.VBox([w.HTML(f"<b>{title}</b>"), *controls, button, output])
+    box.run = on_click
+    if run_now:
+        on_click()
+    return box
 
 
-def pairs_explorer(corpora: Mapping[str, Sequence[Dialogue]], seed: int = 0) -> w.VBox:
-    """Choose a corpus and a context window; see the split sizes, response lengths and a few pairs."""
-    corpus = w.Dropdown(options=list(corpora), description="corpus")
-    window = w.IntSlider(value=3, min=1, max=8, description="context turns")
-    examples = w.IntSlider(value=2, min=0, max=6, description="examples")
+WIDE_LABELS = {"description_width": "initial"}  # so "context turns" is not cut to "context tu..."
+# Whose turns are responses, per corpus, when the explorer opens it: the same choice notebook 01's section 4 makes.
+RESPONSE_SPEAKERS = {"support": "agent"}
+
+
+def pairs_explorer(
+    corpora: Mapping[str, Sequence[Dialogue]], seed: int = 0, context_turns: int = 3,
+    response_speakers: Mapping[str, str] = RESPONSE_SPEAKERS,
+) -> w.VBox:
+    """Choose a corpus, a context window and whose turns are responses; see the split sizes, response lengths and a
+    few pairs. The returned box's `pairs` holds the last run's pairs per split."""
+    corpus = w.Dropdown(options=list(corpora), description="corpus", style=WIDE_LABELS)
+    window = w.IntSlider(value=context_turns, min=1, max=8, description="context turns", style=WIDE_LABELS)
+    speaker = w.Dropdown(description="responses by", style=WIDE_LABELS)
+    examples = w.IntSlider(value=2, min=0, max=6, description="examples", style=WIDE_LABELS)
+
+    def offer_speakers(_=None) -> None:
+        found = dict.fromkeys(t.speaker for d in corpora[corpus.value] for t in d.turns)
+        speaker.options = [("anyone", ""), *((name, name) for name in found)]
+        speaker.value = response_speakers.get(corpus.value, "")
+
+    offer_speakers()
+    corpus.observe(offer_speakers, names="value")
 
     def action(_: w.Output) -> None:
         splits = split_dialogues(corpora[corpus.value], seed=seed)
-        pairs = {name: build_pairs(part, context_turns=window.value) for name, part in vars(splits).items()}
-        sizes = ", ".join(f"{name} {len(ps):,} pairs ({len(getattr(splits, name))} dialogues)" for name, ps in pairs.items())
-        print(f"{corpus.value}, context of up to {window.value} turns: {sizes}")
-        lengths = {name: response_lengths(ps) for name, ps in pairs.items()}
+        box.pairs = {name: build_pairs(part, context_turns=window.value, response_speaker=speaker.value or None)
+                     for name, part in vars(splits).items()}
+        sizes = ", ".join(f"{name} {len(ps):,} pairs ({len(getattr(splits, name)):,} dialogues)" for name, ps in box.pairs.items())
+        print(f"{corpus.value}, context of up to {window.value} turns, responses by {speaker.value or 'anyone'}: {sizes}")
+        lengths = {name: response_lengths(ps) for name, ps in box.pairs.items()}
         display(plots.length_histograms(lengths, what=f"{corpus.value} response length", by="split"))
-        for pair in pairs["train"][: examples.value]:
+        for pair in box.pairs["train"][: examples.value]:
             print("\n" + format_pair(pair))
 
-    return run_panel([corpus, window, examples], action, "Explore (context, response) pairs")
+    box = run_panel([corpus, window, speaker, examples], action, "Explore (context, response) pairs", run_now=False)
+    box.run()
+    return box
 
 
 def augmentation_preview(

@@ -1,7 +1,7 @@
 import pytest
 
 from heygen_lib.chat import Chatbot, DecodingConfig, clean_message, fit_prompt
-from heygen_lib.data import Turn
+from heygen_lib.data import Pair, Turn
 from heygen_lib.nlg.dialogue_format import DialogueFormat
 from heygen_lib.nlg.rows import prompt_ids
 
@@ -169,3 +169,79 @@ def test_settings_that_cannot_work_are_refused(model_and_tokenizer):
         Chatbot(model, tokenizer, DecodingConfig(max_new_tokens=256))
     with pytest.raises(ValueError, match="not fine-tuned in the kit's dialogue format"):
         Chatbot(model, tokenizer, fmt=DialogueFormat(response_token="<|answer|>"))
+
+
+def test_a_stream_abandoned_half_way_stops_its_generation_and_adds_nothing(model_and_tokenizer):
+    import threading
+    import time
+
+    model, tokenizer = model_and_tokenizer
+    bot = Chatbot(model, tokenizer, DecodingConfig("sample", max_new_tokens=100))
+    hook = model.register_forward_hook(lambda *args: time.sleep(0.01))  # a slow model: the reply takes a while
+    threads = set(threading.enumerate())
+    try:
+        pieces = bot.stream("where is my parcel")
+        next(pieces)
+        pieces.close()  # what Ctrl-C in the terminal chat does
+    finally:
+        hook.remove()
+    assert set(threading.enumerate()) == threads  # the generating thread has ended
+    assert bot.history == () and bot.last_reply is None
+
+
+@pytest.fixture(scope="module")
+def translator_folder(tmp_path_factory):
+    from heygen_lib.nlg.finetune import tokenizer_texts
+    from heygen_lib.tiny_models import TinyTranslatorConfig, build_tiny_translator
+
+    pairs = [Pair((Turn("customer", "where is my parcel, it is late"),),
+                  Turn("agent", "sorry, what is the order number?"), "d", "test", 1)]
+    config = TinyTranslatorConfig(vocab_size=300, d_model=16, layers=2, heads=2, ffn_dim=32, max_positions=64)
+    return build_tiny_translator(tokenizer_texts(pairs) * 5, tmp_path_factory.mktemp("t5") / "tiny", config)
+
+
+def test_an_encoder_decoder_reply_is_its_whole_output_streamed_and_stored_alike(translator_folder):
+    from heygen_lib.nlg.finetune import load_model
+
+    model, tokenizer = load_model(translator_folder)  # adds the format's tokens, as fine-tuning does
+    outputs, real = [], model.generate
+    model.generate = lambda **kw: outputs.append(real(**kw)) or outputs[-1]
+    bot = Chatbot(model, tokenizer, DecodingConfig("greedy", max_new_tokens=8, repetition_penalty=1.0))
+    reply = bot.reply("where is my parcel, it is late")
+    written = outputs[-1][0, 1:].tolist()  # after the decoder's start token
+    assert reply.new_tokens == len(written) > 0
+    assert reply.text == tokenizer.decode(written, skip_special_tokens=True).strip()
+    bot.reset()
+    streamed = "".join(bot.stream("where is my parcel, it is late")).strip()
+    assert streamed == bot.last_reply.text == bot.history[-1].text == reply.text
+
+
+def test_only_a_folder_fine_tuned_in_the_kit_format_loads_as_a_chatbot(chat_model_folder, translator_folder,
+                                                                       tmp_path):
+    import shutil
+
+    from heygen_lib.chat import load_chatbot
+    from heygen_lib.chat.chatbot import check_model_folder
+
+    assert check_model_folder(chat_model_folder) == chat_model_folder
+    with pytest.raises(ValueError, match=r"not a model fine-tuned in the kit's dialogue format: its tokenizer has no "
+                                         r"<\|turn\|>, <\|response\|>, <\|pad\|>"):
+        load_chatbot(translator_folder)
+    config_only = tmp_path / "config-only"
+    config_only.mkdir()
+    shutil.copy(chat_model_folder / "config.json", config_only)
+    with pytest.raises(FileNotFoundError, match="has a config.json but no model weights"):
+        load_chatbot(config_only)
+    no_tokenizer = tmp_path / "no-tokenizer"
+    no_tokenizer.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        shutil.copy(chat_model_folder / name, no_tokenizer)
+    with pytest.raises(FileNotFoundError, match="has a config.json but no tokenizer"):
+        load_chatbot(no_tokenizer)
+
+
+def test_a_lone_surrogate_in_a_message_is_removed_not_sent_to_the_tokenizer(model_and_tokenizer):
+    model, tokenizer = model_and_tokenizer
+    bot = Chatbot(model, tokenizer, GREEDY)
+    reply = bot.reply("where is my \ud800parcel")
+    assert bot.history[0].text == "where is my parcel" and "removed 1 control character(s)" in reply.notes

@@ -42,3 +42,89 @@ def test_the_module_runs_as_a_command(chat_model_folder, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "agent: " in result.stdout and "rated bad" in result.stdout
     assert len(FeedbackStore(tmp_path / "fb.jsonl").load().events) == 1
+
+
+class Keyboard:
+    """A terminal's stdin: bytes line by line, and Ctrl-C (KeyboardInterrupt) where the script says "^C"."""
+
+    def __init__(self, lines):
+        self.lines = list(lines)
+        self.buffer = self
+
+    def readline(self):
+        if not self.lines:
+            return b""
+        line = self.lines.pop(0)
+        if line == b"^C":
+            raise KeyboardInterrupt
+        return line + b"\n"
+
+
+def test_a_line_that_is_not_utf8_gets_one_line_and_the_session_goes_on(chat_model_folder, tmp_path):
+    out = io.StringIO()
+    stdin = Keyboard([b"hello", b"caf\xe9 \xff", b"where is my parcel", b"/good"])
+    status = main(["--model", str(chat_model_folder), "--feedback", str(tmp_path / "fb.jsonl"), "--max-new-tokens",
+                   "3"], stdin=stdin, stdout=out)
+    assert status == 0
+    assert out.getvalue().count("agent: ") == 2 and "(that line is not UTF-8 text: ignored" in out.getvalue()
+    assert len(FeedbackStore(tmp_path / "fb.jsonl").load().events) == 1
+
+
+def test_ctrl_c_stops_the_reply_not_the_session_and_a_second_one_quits(chat_model_folder, tmp_path, monkeypatch):
+    from heygen_lib.chat.chatbot import Chatbot
+
+    real_stream, calls = Chatbot.stream, []
+
+    def interrupted_once(self, message):
+        calls.append(message)
+        if len(calls) == 1:
+            yield "Hel"
+            raise KeyboardInterrupt
+        yield from real_stream(self, message)
+
+    monkeypatch.setattr(Chatbot, "stream", interrupted_once)
+    out = io.StringIO()
+    stdin = Keyboard([b"hello", b"/good", b"my order is late", b"^C", b"never read"])
+    status = main(["--model", str(chat_model_folder), "--feedback", str(tmp_path / "fb.jsonl"), "--max-new-tokens",
+                   "3"], stdin=stdin, stdout=out)
+    text = out.getvalue()
+    assert status == 0 and calls == ["hello", "my order is late"]
+    assert "(reply stopped; it is not in the conversation" in text and "(no reply to give feedback on yet)" in text
+    assert text.count("tokens/s") == 1 and text.rstrip().endswith("(bye)")
+
+
+def test_an_unusable_feedback_path_is_refused_before_the_chat_starts(chat_model_folder, tmp_path, capsys):
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "file").write_text("")
+    for bad in (tmp_path / "folder", tmp_path / "file" / "fb.jsonl"):
+        status = main(["--model", str(chat_model_folder), "--feedback", str(bad)], stdin=io.StringIO("hi\n"),
+                      stdout=io.StringIO())
+        err = capsys.readouterr().err
+        assert status == 2 and err.startswith(f"error: cannot write to {bad}") and err.count("\n") == 1
+
+
+def test_feedback_that_cannot_be_saved_gets_one_line_and_the_chat_goes_on(chat_model_folder, tmp_path):
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64, hard))  # a full disk, for the feedback file
+    try:
+        status, out = chat(chat_model_folder, tmp_path, ["hello", "/good", "where is my parcel"])
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert status == 0 and "(not saved: " in out and "fb.jsonl" in out and out.count("agent: ") == 2
+    assert FeedbackStore(tmp_path / "fb.jsonl").load().events == []
+
+
+def test_a_damaged_model_file_is_one_error_line(chat_model_folder, tmp_path, capsys):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(chat_model_folder, broken)
+    weights = broken / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])  # a copy cut short
+    status = main(["--model", str(broken), "--feedback", str(tmp_path / "fb.jsonl")], stdin=io.StringIO(""),
+                  stdout=io.StringIO())
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1
+    assert err.startswith(f"error: {broken}: the saved model could not be read")

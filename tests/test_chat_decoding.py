@@ -51,3 +51,27 @@ def test_every_option_reaches_generate_with_its_value_and_transformers_does_not_
     if decoding.strategy != "sample":
         assert not {"temperature", "top_k", "top_p"} & set(kwargs)
     assert "generation flags" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("config", [
+    DecodingConfig("sample", temperature=0.7, top_k=50, top_p=0.9, repetition_penalty=1.2),
+    DecodingConfig("sample", temperature=1.3, top_k=0, top_p=0.5, repetition_penalty=1.0),
+    DecodingConfig("sample", temperature=0.5, top_k=5, top_p=1.0, repetition_penalty=2.0),
+])
+def test_next_token_probs_equal_what_transformers_generate_samples_from(config):
+    import torch
+    from transformers import (LogitsProcessorList, RepetitionPenaltyLogitsProcessor, TemperatureLogitsWarper,
+                              TopKLogitsWarper, TopPLogitsWarper)
+
+    from heygen_lib.chat.decoding import next_token_probs
+
+    torch.manual_seed(0)
+    logits, previous = torch.randn(300) * 3, [5, 17, 17, 250]
+    chain = LogitsProcessorList([RepetitionPenaltyLogitsProcessor(config.repetition_penalty),
+                                 TemperatureLogitsWarper(config.temperature)]
+                                + ([TopKLogitsWarper(config.top_k)] if config.top_k else [])
+                                + ([TopPLogitsWarper(config.top_p)] if config.top_p < 1 else []))
+    expected = chain(torch.tensor([previous]), logits[None].clone()).softmax(-1)[0]
+    got = next_token_probs(logits, previous, config)
+    assert torch.allclose(got, expected, atol=1e-6)
+    assert (got > 0).sum() == (expected > 0).sum() < 300  # each setting truncates the tail

@@ -129,3 +129,29 @@ def test_the_retraining_set_repeats_feedback_and_replays_some_original_pairs():
     with pytest.raises(ValueError, match="no feedback pairs"):
         retraining_set([], original)
 
+
+
+def test_hand_edited_events_of_the_wrong_shape_are_skipped_with_line_and_field(tmp_path):
+    path = tmp_path / "feedback.jsonl"
+    store = FeedbackStore(path)
+    rate(store, 1, "good")
+    good = {"time": "t", "conversation": "c1", "turn": 3, "bot": "agent",
+            "context": [{"speaker": "customer", "text": "hi"}], "response": "hello", "rating": "good"}
+    bad = [({**good, "response": None}, "field 'response': expected a string, got null"),
+           ({**good, "rating": None, "correction": 5}, "field 'correction': expected a string or null, got int"),
+           ({**good, "rating": None, "correction": "  "}, "field 'correction': blank"),
+           ({**good, "turn": "3"}, "field 'turn': expected a non-negative integer, got str"),
+           ({**good, "context": [{"speaker": "customer"}]}, "field 'context': expected a list of objects"),
+           ({**good, "decoding": [1]}, "field 'decoding': expected an object, got list")]
+    with path.open("a", encoding="utf-8") as f:
+        f.writelines(json.dumps(record) + "\n" for record, _ in bad)
+    contents = store.load()
+    assert [e.turn for e in contents.events] == [1]
+    assert [s.line for s in contents.skipped] == list(range(2, 2 + len(bad)))
+    for skipped, (_, reason) in zip(contents.skipped, bad):
+        assert reason in skipped.reason
+    pairs, _ = feedback_pairs(contents.events)
+    assert all(isinstance(p.response.text, str) and p.response.text != "None" for p in pairs)
+    with pytest.raises(ValueError, match="field 'response'"):
+        store.record_rating("c", 1, [Turn("customer", "hi")], None, "good")
+    assert len(store.load().events) == 1

@@ -93,3 +93,27 @@ def test_enter_in_the_message_box_sends(chat):
     chat.message.value = "hello"
     chat.message._handle_string_msg(None, {"event": "submit"}, None)  # what the front end sends on Enter (7 and 8)
     assert [t.text for t in chat.chatbot.history[:1]] == ["hello"]
+
+
+def test_feedback_that_cannot_be_saved_is_said_in_the_status_line_and_the_chat_goes_on(chat):
+    import resource
+
+    send(chat, "hello")
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (16, hard))  # a full disk
+    try:
+        chat.rate("good")
+        assert "not saved: could not save the record to" in chat.status.value
+        chat.correction.value = "Sorry! What is the order number?"
+        chat.save_correction()
+        assert "not saved" in chat.status.value and chat.correction.value == "Sorry! What is the order number?"
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    send(chat, "where is my parcel")
+    assert len(chat.chatbot.history) == 4 and FeedbackStore(chat.store.path).load().events == []
+
+
+def test_every_control_label_is_shown_whole(chat):
+    controls = [chat.strategy, chat.temperature, chat.top_k, chat.top_p, chat.repetition_penalty, chat.num_beams,
+                chat.max_new_tokens, chat.turn]
+    assert all(c.style.description_width == "initial" for c in controls)

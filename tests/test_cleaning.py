@@ -83,3 +83,41 @@ def test_cleaning_keeps_ids_sources_and_meta():
     original = Dialogue("id7", (Turn("a", " hi "), Turn("b", "yo")), "src", {"intents": ["order"]})
     (cleaned,), _ = clean_dialogues([original])
     assert (cleaned.id, cleaned.source, cleaned.meta) == ("id7", "src", {"intents": ["order"]})
+
+
+LONG_TOKENS = ["a", "a.", "1", "x.com.", "é", "+", "1 22", "<a"]
+
+
+def test_masks_run_in_linear_time_on_a_one_megabyte_token():
+    # Run in a child process with a deadline, so a quadratic pattern fails the test instead of hanging the suite.
+    import subprocess
+    import sys
+
+    code = ("from heygen_lib.data.cleaning import CleaningConfig, CleaningReport, _step_names, clean_text\n"
+            "config = CleaningConfig(max_turn_words=None)\n"
+            f"for unit in {LONG_TOKENS!r}:\n"
+            "    text = unit * (1_000_000 // len(unit))\n"
+            "    report = CleaningReport(steps=dict.fromkeys(_step_names(config), 0))\n"
+            "    clean_text('hi ' + text + ' there', config, report)\n")
+    try:
+        subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("cleaning a 1 MB token took over 60 s: a mask pattern is super-linear")
+
+
+@pytest.mark.parametrize("raw", ["x a.b+c@mail.example.org y", "..a@b.co", "x@y@z.com", "a-b@c-d.e.f"])
+def test_linear_email_mask_finds_what_the_unanchored_pattern_found(raw):
+    import re
+
+    from heygen_lib.data.cleaning import _EMAIL
+
+    assert [m.span() for m in _EMAIL.finditer(raw)] == [
+        m.span() for m in re.finditer(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", raw)]
+
+
+def test_lone_surrogates_are_removed_like_control_characters():
+    config = CleaningConfig()
+    report = CleaningReport(steps=dict.fromkeys(_step_names(config), 0))
+    cleaned = clean_text("where is \ud800my parcel\udfff", config, report)
+    assert cleaned == "where is my parcel" and cleaned.encode("utf-8")
+    assert report.steps["turns with control or invisible characters removed"] == 1

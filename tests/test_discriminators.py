@@ -14,6 +14,7 @@ from heygen_lib.gan.discriminators import (
     LSTMDiscriminatorConfig,
     MLPDiscriminator,
     MLPDiscriminatorConfig,
+    cnn_config,
 )
 
 V, T, B = 30, 8, 5
@@ -124,6 +125,23 @@ def test_cnn_with_seqgan_settings_has_seqgan_parameter_count():
     convs = sum(w * 64 * n + n for w, n in zip(SEQGAN_FILTER_WIDTHS, SEQGAN_FILTER_COUNTS))
     highway = 2 * (1720 * 1720 + 1720)
     assert sum(p.numel() for p in d.parameters()) == embedding + convs + highway + 1721 == 7_043_681
+
+
+def test_named_seqgan_cnn_has_the_peer_parameter_count_and_the_wide_one_seqgans_tf_count():
+    count = lambda name: sum(p.numel() for p in CNNDiscriminator(cnn_config(name, 5000, 20)).parameters())
+    assert count("seqgan") == 5000 * 64 + 801_720 + (1720 * 1720 + 1720) + 1721 == 4_083_561
+    assert count("seqgan_wide") == 7_043_681
+    with pytest.raises(ValueError, match="unknown CNN configuration"):
+        cnn_config("seqgan2", 5000, 20)
+
+
+def test_shared_highway_uses_one_layer_for_gate_and_transform():
+    torch.manual_seed(0)
+    d = CNNDiscriminator(cnn_config("seqgan", 50, 8))
+    h = torch.randn(3, 1720)
+    z = d.highway.transform(h)
+    expected = torch.sigmoid(z) * F.relu(z) + (1 - torch.sigmoid(z)) * h
+    torch.testing.assert_close(d.highway(h), expected)
 
 
 def test_cnn_logit_ignores_where_a_lone_ngram_sits_when_the_rest_is_one_repeated_token():

@@ -1,10 +1,11 @@
 import pytest
 import torch
 
-from heygen_lib.gan.evaluation import oracle_metrics, temperature_sweep, text_metrics
+from heygen_lib.gan.evaluation import (copy_rate, evaluation_noise, moved, oracle_metrics, place_against_curve,
+                                      temperature_sweep, text_metrics, unique_fraction)
 from heygen_lib.gan.generators import LSTMGenerator, LSTMGeneratorConfig, VAEGenerator, VAEGeneratorConfig
 from heygen_lib.gan.oracle import OracleConfig, build_oracle, nll_test, sample_oracle_data
-from heygen_lib.gan.text_data import Vocabulary
+from heygen_lib.gan.text_data import Vocabulary, length_for, nll_per_token
 
 TEXTS = ["Your parcel is on its way.", "Your refund is on its way!", "I can help with that."]
 
@@ -59,9 +60,79 @@ def test_lower_temperature_improves_quality_and_hurts_coverage_on_the_oracle():
 def test_text_metrics_score_decoded_samples_against_references():
     vocab = Vocabulary.build(TEXTS)
     g = LSTMGenerator(LSTMGeneratorConfig(vocab_size=len(vocab), max_len=8, start_token=vocab.bos, embed_dim=8, hidden_dim=8))
-    values = text_metrics(vocab, TEXTS, n_samples=20)(g)
-    assert set(values) == {"BLEU-2", "BLEU-3", "BLEU-4", "BLEU-5", "self-BLEU-4", "distinct-2"}
+    values = text_metrics(vocab, TEXTS, n_samples=20, train_texts=TEXTS)(g)
+    assert set(values) == {*(f"{k}-{n}" for k in ("BLEU", "self-BLEU") for n in (2, 3, 4, 5)), "distinct-2", "empty",
+                           "unique", "copy_rate"}
     assert all(0.0 <= v <= 1.0 for v in values.values())
+
+
+class Replay(torch.nn.Module):
+    """A 'generator' that samples fixed rows, for metric tests."""
+
+    def __init__(self, rows):
+        super().__init__()
+        self.rows = torch.tensor(rows)
+        self.dummy = torch.nn.Parameter(torch.zeros(1))
+
+    def sample(self, n, temperature=1.0, generator=None):
+        return self.rows[:n]
+
+
+def test_unknown_words_are_one_unk_token_in_references_and_samples():
+    vocab = Vocabulary.build(["the cat sat"])
+    unk, the, cat = vocab.tokens.index("<unk>"), vocab.tokens.index("the"), vocab.tokens.index("cat")
+    assert vocab.tokenize("the dog sat") == ["the", "<unk>", "sat"]
+    # a sample "the <unk> cat" against the reference "the zebra cat": every n-gram matches, BLEU is 1
+    sample = Replay([[the, unk, cat, 2], [the, unk, cat, 2]])
+    values = text_metrics(vocab, ["the zebra cat"], n_samples=2)(sample)
+    assert values["BLEU-2"] == pytest.approx(1.0) and values["BLEU-3"] == pytest.approx(1.0)
+
+
+def test_empty_samples_are_counted_and_copies_of_training_texts_detected():
+    vocab = Vocabulary.build(["the cat sat", "a dog ran"])
+    ids = {w: vocab.tokens.index(w) for w in ("the", "cat", "sat", "dog")}
+    rows = [[2, 0, 0, 0], [ids["the"], ids["cat"], ids["sat"], 2], [ids["the"], ids["dog"], 2, 0], [2, 0, 0, 0]]
+    values = text_metrics(vocab, ["the cat sat"], n_samples=4, train_texts=["the cat sat", "a dog ran"])(Replay(rows))
+    assert values["empty"] == 0.5 and values["copy_rate"] == 0.25 and values["unique"] == 0.75
+
+
+def test_copy_rate_and_unique_fraction_of_token_sequences():
+    train = torch.tensor([[1, 2, 3], [4, 5, 6]])
+    samples = torch.tensor([[1, 2, 3], [1, 2, 3], [4, 5, 7], [6, 5, 4]])
+    assert copy_rate(samples, train) == 0.5
+    assert unique_fraction(samples) == 0.75
+
+
+def test_evaluation_noise_and_moves_beyond_three_std():
+    calls = iter([1.0, 3.0, 2.0])
+    noise = evaluation_noise(lambda g: {"x": next(calls)}, torch.nn.Linear(1, 1), repeats=3)
+    assert noise["x"] == pytest.approx((2.0, 1.0))
+    assert moved(2.0, 5.1, std=1.0) and not moved(2.0, 4.9, std=1.0)
+
+
+def test_a_point_is_placed_below_on_or_above_the_temperature_curve():
+    curve = [{"temperature": t, "nll_test": x, "nll_oracle": y} for t, x, y in ((0.5, 9.0, 5.0), (1.0, 7.0, 7.0))]
+    place = lambda y: place_against_curve({"nll_test": 8.0, "nll_oracle": y}, curve, "nll_test", "nll_oracle", 0.1)
+    assert place(6.0)[0] == "on" and place(5.5) == ("below", pytest.approx(-0.5)) and place(6.5)[0] == "above"
+    assert place_against_curve({"nll_test": 10.0, "nll_oracle": 6.0}, curve, "nll_test", "nll_oracle", 0.1)[0] == \
+        "outside the sweep"
+
+
+def test_sequence_length_covers_the_data_and_reports_what_it_cuts():
+    texts = ["a"] * 998 + ["a b c d e"] * 2  # 1,000 texts: 998 of 2 tokens with <eos>, 2 of 6
+    assert length_for(texts, coverage=0.998) == (2, 2)
+    assert length_for(texts, coverage=0.999) == (6, 0)
+
+
+def test_nll_per_token_never_counts_padding():
+    vocab = Vocabulary.build(TEXTS)
+    g = LSTMGenerator(LSTMGeneratorConfig(vocab_size=len(vocab), max_len=8, start_token=vocab.bos, embed_dim=8, hidden_dim=8))
+    data = vocab.encode(TEXTS, 8)
+    with torch.no_grad():
+        per_token = g.token_nll(data)
+    real = data != 0
+    assert nll_per_token(g, data) == pytest.approx((per_token[real].sum() / real.sum()).item(), rel=1e-5)
+    assert real.sum() < data.numel()  # the data has padding, and it was left out
 
 
 def test_distinct_token_ngrams_counts_within_sequences():

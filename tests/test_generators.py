@@ -121,6 +121,15 @@ def test_nll_is_the_mean_per_token_cross_entropy():
 
 
 @pytest.mark.parametrize("kind", ["lstm", "transformer"])
+def test_flattened_nll_equals_the_transposed_cross_entropy_it_replaced(kind):
+    model = make(kind, vocab=50, length=12).eval()
+    tokens = torch.randint(0, 50, (6, 12))
+    with torch.no_grad():
+        old = F.cross_entropy(model(tokens).float().transpose(1, 2), tokens, reduction="none").mean(dim=1)
+        torch.testing.assert_close(model.nll(tokens), old, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "transformer"])
 def test_samples_follow_the_model_distribution(kind):
     vocab, length = 3, 3
     model = make(kind, vocab, length).eval()

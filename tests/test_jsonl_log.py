@@ -1,5 +1,9 @@
 import json
 import multiprocessing
+import resource
+from contextlib import contextmanager
+
+import pytest
 
 from heygen_lib.jsonl_log import JsonlLog
 
@@ -57,3 +61,41 @@ def test_a_line_that_is_not_an_object_is_reported(tmp_path):
 def test_a_missing_log_reads_as_empty(tmp_path):
     contents = JsonlLog(tmp_path / "none.jsonl").read()
     assert contents.records == [] and contents.skipped == []
+
+
+@contextmanager
+def file_size_limit(limit: int):
+    """Writes past `limit` bytes fail (as on a full disk): the OS writes what fits, then refuses with EFBIG."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+
+
+def test_a_write_that_stops_short_raises_and_leaves_no_partial_line(tmp_path):
+    log = JsonlLog(tmp_path / "log.jsonl")
+    log.append({"n": 1})
+    size = log.path.stat().st_size
+    with file_size_limit(size + 20), pytest.raises(OSError, match="log.jsonl"):
+        log.append({"n": 2, "text": "x" * 100})
+    assert log.path.stat().st_size == size
+    log.append({"n": 3})
+    contents = log.read()
+    assert [r["n"] for r in contents.records] == [1, 3]
+    assert contents.skipped == []
+
+
+def test_review_and_feedback_stores_raise_when_the_disk_is_full(tmp_path):
+    from heygen_lib.chat.feedback import FeedbackStore
+    from heygen_lib.data.dialogue import Turn
+    from heygen_lib.dialogue_gan.review import ReviewStore
+
+    review, feedback = ReviewStore(tmp_path / "review.jsonl"), FeedbackStore(tmp_path / "feedback.jsonl")
+    with file_size_limit(30):
+        with pytest.raises(OSError, match="review.jsonl"):
+            review.record("k" * 16, "edit", text="a corrected reply " * 5)
+        with pytest.raises(OSError, match="feedback.jsonl"):
+            feedback.record_rating("c", 1, [Turn("customer", "hi")], "hello there", "good")
+    assert review.path.stat().st_size == 0 and feedback.path.stat().st_size == 0

@@ -106,6 +106,11 @@ def test_csv_groups_rows_into_dialogues_in_order(tmp_path):
         ("dialogue_id,speaker,text\n1,a,hi,extra\n", 2, None, "more fields"),
         ("dialogue_id,speaker,text\n", None, None, "only a header"),
         ("", 1, None, "empty file"),
+        # A quote left open: reported on the row where it opened, not swallowing the rest of the file as text.
+        ('dialogue_id,speaker,text\n1,a,hi\n1,b,"oops\n2,a,hi\n2,b,yo\n', 3, None, "quote opened in this row"),
+        # Lines are counted from where a row starts, past multi-line fields and blank lines.
+        ('dialogue_id,speaker,text\n1,a,"two\nlines"\n\n2,a,"' + "x" * 140_000 + '"\n', 5, None, "longer than 131,072"),
+        ('dialogue_id,speaker,text\n1,a,"a\nb"\n1,b,hi\n1,,hi\n', 5, "speaker", "empty value"),
     ],
 )
 def test_csv_errors_name_file_line_and_field(tmp_path, content, line, field, message):
@@ -200,3 +205,23 @@ def test_rows_with_utterance_lists_become_alternating_speakers():
 def test_load_corpus_rejects_unknown_names():
     with pytest.raises(ValueError, match="support, chitchat, chatterbot"):
         load_corpus("reddit")
+
+
+HUGE_INTEGER = record().replace('"d1"', '"d2"')[:-1] + ', "meta": {"n": 1' + "0" * 5000 + "}}"
+
+
+@pytest.mark.parametrize(
+    ("content", "field", "message"),
+    [
+        (record(turns=[{"speaker": "customer", "text": "hi \ud800"}]), "turns[0].text", r"contains \\ud800"),
+        (record(turns=[{"speaker": "\udfff", "text": "hi"}]), "turns[0].speaker", r"contains \\udfff"),
+        (record(meta={"note": "\ud83d"}), "meta", r"contains \\ud83d"),
+        (HUGE_INTEGER, None, "not valid JSON .*integer"),
+    ],
+)
+def test_json_lines_with_lone_surrogates_or_huge_integers_name_line_and_field(tmp_path, content, field, message):
+    path = write(tmp_path, "bad.jsonl", record().replace('"d1"', '"d0"') + "\n" + content + "\n")
+    assert "\\ud" in content or "0" * 5000 in content  # the escape, as a file would hold it
+    with pytest.raises(DataFormatError, match=message) as caught:
+        load_jsonl(path)
+    assert (caught.value.line, caught.value.field) == (2, field)

@@ -8,6 +8,7 @@ from nltk.translate.bleu_score import corpus_bleu as nltk_corpus_bleu
 
 from heygen_lib.metrics import (
     SentenceEncoder,
+    bleu_scores,
     bleu_vs_set,
     corpus_bleu,
     distinct_n,
@@ -100,6 +101,16 @@ def test_self_bleu_equals_nltk_leave_one_out_averaged():
         tokens = [word_tokens(t) for t in texts]
         others = [tokens[:i] + tokens[i + 1 :] for i in range(len(tokens))]
         assert self_bleu(texts, max_n=n).score == pytest.approx(nltk_mean_bleu(tokens, others, n), abs=1e-9)
+
+
+def test_bleu_scores_from_one_table_equal_bleu_vs_set_and_self_bleu_at_every_order():
+    rng = random.Random(2)
+    for _ in range(60):
+        generated, references = random_texts(rng), random_texts(rng)
+        values = bleu_scores([word_tokens(g) for g in generated], [word_tokens(r) for r in references])
+        for n in (2, 3, 4, 5):
+            assert values[f"BLEU-{n}"] == pytest.approx(bleu_vs_set(generated, references, max_n=n).score, abs=1e-12)
+            assert values[f"self-BLEU-{n}"] == pytest.approx(self_bleu(generated, max_n=n).score, abs=1e-12)
 
 
 def test_self_bleu_never_scores_a_text_against_itself():

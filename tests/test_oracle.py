@@ -147,12 +147,19 @@ def seqgan_logits(params, tokens, start_token=0):
     return np.stack(out, axis=1)
 
 
+def test_the_published_oracle_is_refused_when_its_bytes_are_not_the_published_files(tmp_path):
+    path = tmp_path / "target_params_py3.pkl"
+    path.write_bytes(pickle.dumps(seqgan_params()))
+    with pytest.raises(ValueError, match="SHA-256 .* is not the expected 5ac794a6"):
+        load_seqgan_oracle(path)
+
+
 @pytest.mark.parametrize("protocol", [2, 3, 5])
 def test_seqgan_file_maps_onto_the_lstm_with_the_same_function(tmp_path, protocol):
     params = seqgan_params()
     path = tmp_path / "target_params_py3.pkl"
     path.write_bytes(pickle.dumps(params, protocol=protocol))
-    model = load_seqgan_oracle(path, max_len=7)
+    model = load_seqgan_oracle(path, max_len=7, sha256=None)
     assert model.config.vocab_size == 11 and model.config.hidden_dim == 4 and model.config.start_token == 0
     tokens = np.random.default_rng(1).integers(0, 11, size=(5, 7))
     with torch.no_grad():

@@ -58,3 +58,17 @@ def test_split_is_deterministic_for_a_seed_and_changes_with_it():
 def test_split_fractions_are_checked(fractions):
     with pytest.raises(ValueError, match="fractions"):
         split_dialogues([dialogue("d")], fractions=fractions)
+
+
+def test_leak_count_is_zero_for_the_split_and_counts_each_leaked_conversation_once():
+    from heygen_lib.data import Splits, conversations_in_two_splits
+
+    dialogues = [dialogue(f"d{i}") for i in range(40)] + [dialogue(f"copy{i}", text="same words") for i in range(3)]
+    splits = split_dialogues(dialogues, seed=2)
+    assert conversations_in_two_splits(splits) == 0
+    leaked = splits.train[0]
+    assert conversations_in_two_splits(Splits(splits.train, splits.dev, [*splits.test, leaked])) == 1
+    renamed = Dialogue("other-id", leaked.turns, leaked.source)  # same turns under another id
+    assert conversations_in_two_splits(Splits(splits.train, [*splits.dev, renamed], splits.test)) == 1
+    same_id = Dialogue(leaked.id, (Turn("x", "new words"),), leaked.source)  # same id, other turns
+    assert conversations_in_two_splits(Splits(splits.train, splits.dev, [same_id])) == 1

@@ -36,3 +36,32 @@ def test_environment_report_names_profile_device_and_versions(monkeypatch):
     assert "profile      smoke (set by HEYGEN_PROFILE" in report
     assert f"torch        {torch.__version__}" in report
     assert "device       cpu" in report or "device       cuda" in report
+
+
+def test_a_bad_profile_shows_one_line_in_jupyter_and_in_the_run_command(monkeypatch, capsys):
+    import subprocess
+    import sys
+
+    from IPython.core.interactiveshell import InteractiveShell
+
+    monkeypatch.setenv("HEYGEN_PROFILE", "tiny")
+    shell = InteractiveShell.instance()
+    shell.run_cell("from heygen_lib.profile import active_profile\nactive_profile()")
+    shown = capsys.readouterr().out
+    assert shown.strip() == ("ProfileError: HEYGEN_PROFILE='tiny' is not a profile; choose one of: smoke, full, auto")
+    result = subprocess.run([sys.executable, "-m", "heygen_lib.run_notebooks", "01"], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr == "error: HEYGEN_PROFILE='tiny' is not a profile; choose one of: smoke, full, auto\n"
+
+
+def test_the_run_command_without_the_lab_extra_says_what_to_install(monkeypatch, capsys):
+    import importlib.util
+
+    from heygen_lib import run_notebooks
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "nbclient" else real(name, *a))
+    assert run_notebooks.main(["01"]) == 2
+    assert capsys.readouterr().err == ("error: heygen-run-notebooks needs nbclient (the kit's lab extra): "
+                                       "pip install 'heygen-kit[lab]'\n")

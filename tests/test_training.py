@@ -5,7 +5,7 @@ from heygen_lib.gan.discriminators import CNNDiscriminator, CNNDiscriminatorConf
 from heygen_lib.gan.generators import LSTMGenerator, LSTMGeneratorConfig
 from heygen_lib.gan.oracle import OracleConfig, build_oracle, nll_oracle, sample_oracle_data
 from heygen_lib.gan.evaluation import oracle_metrics
-from heygen_lib.gan.training import GANTrainer, TrainConfig, TrainingDiverged
+from heygen_lib.gan.training import GANTrainer, TrainConfig, TrainingDiverged, recipe, train_adversarial
 
 ORACLE = OracleConfig(vocab_size=40, max_len=8, n_train=600, n_test=300)
 
@@ -48,10 +48,55 @@ def test_a_short_adversarial_run_lowers_nll_oracle_below_the_untrained_generator
     assert trained < untrained - 0.1, (untrained, trained)
 
 
-def test_gumbel_inverse_temperature_grows_from_one_to_beta_max(oracle_data):
-    t = trainer(oracle_data[1], method="gumbel", beta_max=100.0, anneal_steps=4)
+def test_gumbel_inverse_temperature_grows_from_one_to_beta_max_at_the_last_step(oracle_data):
+    t = trainer(oracle_data[1], method="gumbel", beta_max=1000.0, anneal_steps=4)
     betas = [t.adversarial_step()["beta"] for _ in range(6)]
-    assert betas[0] == 1.0 and betas[2] == pytest.approx(10.0) and betas[4:] == [100.0, 100.0]
+    assert betas[0] == 1.0 and betas[1] == pytest.approx(10.0) and betas[3:] == [1000.0] * 3
+
+
+def test_beta_is_annealed_over_the_runs_actual_length_when_anneal_steps_is_none(oracle_data):
+    t = trainer(oracle_data[1], method="gumbel", beta_max=100.0)
+    with pytest.raises(ValueError, match="anneal_steps"):
+        t.beta()
+    records = train_adversarial(t, 5)
+    betas = [r["beta"] for r in records if r["phase"] == "adversarial"]
+    assert betas[0] == 1.0 and betas[2] == pytest.approx(10.0) and betas[-1] == 100.0 and len(betas) == 5
+
+
+def test_discriminator_accuracy_counts_pairs_where_the_real_sequence_scores_higher(oracle_data):
+    t = trainer(oracle_data[1])
+
+    class FirstToken(torch.nn.Module):  # the logit is the first token id; generated ids are below 40
+        def forward(self, x):
+            return x[:, 0].float()
+
+    t.discriminator = FirstToken()
+    assert t.discriminator_accuracy(torch.full((4, 8), 100)) == 1.0
+    assert t.discriminator_accuracy(torch.full((4, 8), -1)) == 0.0
+    assert t.discriminator_accuracy(torch.tensor([[100] * 8, [-1] * 8] * 2)) == 0.5
+
+
+def test_discriminator_pretraining_reports_held_out_accuracy_on_data_it_never_trained_on(oracle_data):
+    _, train, test = oracle_data
+    small = train[:40]  # a real set small enough to memorise
+    t = trainer(small, d_lr=1e-2)
+    seen = []
+    original = t._batch
+    t._batch = lambda: seen.append(b := original()) or b
+    record = t.pretrain_discriminator(test[:200], max_steps=60, target=1.01, check_every=30)
+    trained_on = {tuple(r) for b in seen for r in b.tolist()}
+    assert not trained_on & {tuple(r) for r in test[:200].tolist()} - {tuple(r) for r in small.tolist()}
+    assert record["batches"] == 60 and record["phase"] == "d_pretrain"
+    # 40 sequences seen hundreds of times: perfect on them, less so on sequences it never saw
+    assert record["train_accuracy"] == 1.0 and 0.5 < record["held_out_accuracy"] < 1.0
+
+
+def test_named_recipes_carry_the_papers_learning_rates():
+    assert recipe("seqgan_paper").g_lr == 1e-2 and recipe("seqgan_paper").d_lr == 1e-4
+    relgan = recipe("relgan", beta_max=1000.0)
+    assert (relgan.g_lr, relgan.d_lr, relgan.loss, relgan.beta_max, relgan.anneal_steps) == (1e-4, 1e-4, "rsgan", 1000.0, None)
+    with pytest.raises(ValueError, match="unknown recipe"):
+        recipe("leakgan")
 
 
 def test_checkpoint_resume_gives_the_same_result_as_never_stopping(oracle_data, tmp_path):

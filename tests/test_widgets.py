@@ -28,7 +28,36 @@ def test_preview_runs_once_on_build_and_shows_before_and_after(capsys):
 
 def test_pairs_explorer_reports_split_sizes(capsys):
     pairs_explorer({"toy": dialogues()})
-    assert "toy, context of up to 3 turns: train 8 pairs (8 dialogues)" in capsys.readouterr().out
+    assert "toy, context of up to 3 turns, responses by anyone: train 8 pairs (8 dialogues)" in capsys.readouterr().out
+
+
+def support_like():
+    def turns(i):
+        return (Turn("customer", f"hi {i}"), Turn("agent", "hello"), Turn("customer", "my order?"),
+                Turn("agent", "on its way"))
+    return [Dialogue(f"s{i}", turns(i)[: 2 + 2 * (i % 2)], "support") for i in range(10)]
+
+
+def test_pairs_explorer_takes_agent_responses_for_support_like_notebook_01(capsys):
+    corpora = {"support": support_like(), "toy": dialogues()}
+    box = pairs_explorer(corpora, context_turns=2)
+    out = capsys.readouterr().out
+    assert "support, context of up to 2 turns, responses by agent: train 13 pairs (8 dialogues)" in out
+    assert {p.response.speaker for ps in box.pairs.values() for p in ps} == {"agent"}
+    # the same numbers the notebook's section 4 computes with the library at the same settings
+    from heygen_lib.data import split_dialogues
+    splits = split_dialogues(corpora["support"], seed=0)
+    assert {k: len(v) for k, v in box.pairs.items()} == {
+        k: len(build_pairs(getattr(splits, k), context_turns=2, response_speaker="agent"))
+        for k in ("train", "dev", "test")}
+
+    speaker = box.children[3]
+    assert speaker.options == (("anyone", ""), ("customer", "customer"), ("agent", "agent"))
+    speaker.value = ""
+    box.run()
+    assert sum(map(len, box.pairs.values())) == 5 * 1 + 5 * 3  # every turn after the first answers
+    box.children[1].value = "toy"  # another corpus: its own speakers, responses by anyone
+    assert speaker.options == (("anyone", ""), ("c", "c"), ("a", "a")) and speaker.value == ""
 
 
 def test_live_plot_redraws_every_n_records_and_gan_panel_trains_once_on_build(capsys):

@@ -2,12 +2,18 @@
 
 Type a message and press Enter. Commands: ``/good`` and ``/bad`` rate the last reply, ``/fix TEXT`` saves a better
 reply for it (all three go to the feedback store), ``/reset`` starts over, ``/help`` lists them, ``/quit`` ends.
+Ctrl-C stops a reply that is being written (the conversation goes on); Ctrl-C again, or Ctrl-D, quits.
+
+Ordinary trouble gets one line and the session goes on: a line that is not UTF-8 text, a reply interrupted, feedback
+that could not be saved. The feedback file is checked before the model loads, so a bad path never costs a chat.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import fields
 from pathlib import Path
 from typing import TextIO
@@ -16,7 +22,8 @@ from heygen_lib.chat.chatbot import load_chatbot
 from heygen_lib.chat.decoding import STRATEGIES, DecodingConfig
 from heygen_lib.chat.feedback import FeedbackStore, feedback_path
 
-HELP = "/good, /bad: rate the last reply · /fix TEXT: save a better reply · /reset · /help · /quit"
+HELP = ("/good, /bad: rate the last reply · /fix TEXT: save a better reply · /reset · /help · /quit "
+        "· Ctrl-C stops a reply, Ctrl-D quits")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -35,8 +42,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def input_lines(stdin: TextIO) -> Iterator[str | None]:
+    """The lines typed, without their newline; None for a line that is not UTF-8 text (decoded from the raw bytes
+    when the stream has them, so one bad line never breaks the stream)."""
+    raw = getattr(stdin, "buffer", None)
+    if raw is None:
+        for line in stdin:
+            yield line.rstrip("\n")
+        return
+    for line in iter(raw.readline, b""):
+        try:
+            yield line.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError:
+            yield None
+
+
 def main(argv: list[str] | None = None, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
-    """Run the chat loop until /quit or the end of input; returns the exit status."""
+    """Run the chat loop until /quit, Ctrl-D (end of input) or a Ctrl-C while waiting for input; returns the exit
+    status (2: the model, the settings or the feedback path is unusable)."""
     stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
     args = parse_args(argv)
     if args.model is None:
@@ -45,19 +68,30 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None, stdout: Tex
         args.model = model_dir()
     try:
         decoding = DecodingConfig(**{f.name: getattr(args, f.name) for f in fields(DecodingConfig)})
+        store = FeedbackStore(args.feedback)
+        store.log.check_writable()
         bot = load_chatbot(args.model, decoding)
     except (ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    store = FeedbackStore(args.feedback)
+    except KeyboardInterrupt:
+        return 130
 
     def say(text: str = "", end: str = "\n") -> None:
         stdout.write(text + end)
         stdout.flush()
 
     say(f"model {args.model} · {decoding.describe()} · feedback to {store.path}\n{HELP}")
-    for line in stdin:
-        message = line.rstrip("\n")
+    lines = input_lines(stdin)
+    while True:
+        try:
+            message = next(lines, "/quit")
+        except KeyboardInterrupt:
+            say("\n(bye)")
+            break
+        if message is None:
+            say("(that line is not UTF-8 text: ignored; check your terminal's encoding)")
+            continue
         command, _, rest = message.strip().partition(" ")
         try:
             if command == "/quit":
@@ -74,16 +108,20 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None, stdout: Tex
                 store.correct(bot, rest, model=str(args.model))
                 say("(saved: correction for the last reply)")
             else:
-                pieces = bot.stream(message)
-                say(f"{bot.bot}: {next(pieces, '')}", end="")  # bad input raises before anything is printed
-                for piece in pieces:
-                    say(piece, end="")
+                with closing(bot.stream(message)) as pieces:  # closing it ends the generation, even on Ctrl-C
+                    say(f"{bot.bot}: {next(pieces, '')}", end="")  # bad input raises before anything is printed
+                    for piece in pieces:
+                        say(piece, end="")
                 reply = bot.last_reply
                 say(f"\n  ({'; '.join([reply.stats, *reply.notes])})")
+        except KeyboardInterrupt:
+            say("\n(reply stopped; it is not in the conversation. Ctrl-C again or Ctrl-D quits)")
         except IndexError:
             say("(no reply to give feedback on yet)")
         except ValueError as err:
             say(f"({err})")
+        except OSError as err:
+            say(f"(not saved: {err})")
     return 0
 
 

@@ -10,7 +10,10 @@ Each message goes through four steps:
    if the new message alone is still too long, its oldest *tokens* go (cut between token ids, the same rule the
    training rows use), and the ``<|response|>`` marker always stays.
 4. **generate** and **commit**: the user turn enters the history only together with the bot's reply, so a failed
-   generation leaves the history as it was.
+   or interrupted generation leaves the history as it was.
+
+A causal LM (GPT-2) continues the prompt, so its reply is what follows the prompt in the output; an encoder-decoder
+(T5, BART) reads the prompt in its encoder and writes the reply from scratch, so the whole output is the reply.
 """
 
 from __future__ import annotations
@@ -24,12 +27,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
-from transformers import TextIteratorStreamer
+from transformers import AutoTokenizer, StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
 from heygen_lib.chat.decoding import DecodingConfig
 from heygen_lib.data.dialogue import Turn
 from heygen_lib.nlg.dialogue_format import DialogueFormat, escape
-from heygen_lib.nlg.finetune import context_window, load_model
+from heygen_lib.nlg.finetune import context_window, is_seq2seq, load_model
 from heygen_lib.nlg.rows import FittedPrompt, fit_prompt
 
 KEPT_CONTROLS = "\n\t"
@@ -81,12 +84,17 @@ class Chatbot:
     def __init__(self, model, tokenizer, decoding: DecodingConfig = DecodingConfig(),
                  fmt: DialogueFormat = DialogueFormat(), user: str = "customer", bot: str = "agent",
                  max_context_tokens: int | None = None, max_message_chars: int = 2000):
-        if fmt.response_token not in tokenizer.get_vocab():
-            raise ValueError(f"the tokenizer has no {fmt.response_token} token: this model was not fine-tuned in the "
+        missing = missing_format_tokens(tokenizer, fmt)
+        if missing:
+            raise ValueError(f"the tokenizer has no {', '.join(missing)} token: this model was not fine-tuned in the "
                              "kit's dialogue format (run notebook 05, or call add_format_tokens and fine-tune)")
+        if model.get_input_embeddings().num_embeddings < len(tokenizer):
+            raise ValueError(f"the model has {model.get_input_embeddings().num_embeddings} token embeddings but the "
+                             f"tokenizer {len(tokenizer)} tokens: they were not saved together after fine-tuning")
         self.model, self.tokenizer, self.fmt = model, tokenizer, fmt
         self.user, self.bot = user, bot
-        self.max_context_tokens = max_context_tokens or context_window(model)
+        self.seq2seq = is_seq2seq(model)
+        self.max_context_tokens = max_context_tokens or context_window(model) or tokenizer.model_max_length
         if not self.max_context_tokens:
             raise ValueError("the model's config names no context window; pass max_context_tokens")
         self.max_message_chars = max_message_chars
@@ -103,7 +111,7 @@ class Chatbot:
 
     @decoding.setter
     def decoding(self, value: DecodingConfig) -> None:
-        if value.max_new_tokens >= self.max_context_tokens:
+        if not self.seq2seq and value.max_new_tokens >= self.max_context_tokens:
             raise ValueError(f"max_new_tokens ({value.max_new_tokens}) leaves no room for a prompt in the model's "
                              f"context window of {self.max_context_tokens} tokens")
         self._decoding = value
@@ -155,29 +163,35 @@ class Chatbot:
             reply = self._commit(text, notes, prompt, output, time.perf_counter() - start, decoding)
             yield reply.text
             return
+        # skip_prompt skips generate's first hand-over: the prompt (causal) or the decoder's start token (seq2seq).
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        stop = threading.Event()
         result: dict[str, object] = {}
 
         def run() -> None:
             try:
-                result["output"] = self._generate(prompt.ids, decoding, streamer)
+                result["output"] = self._generate(prompt.ids, decoding, streamer, stop)
             except BaseException as err:  # handed to the caller's thread below
                 result["error"] = err
                 streamer.end()
 
-        thread = threading.Thread(target=run, daemon=True)
+        thread = threading.Thread(target=run, name="heygen-chat-generate", daemon=True)
         thread.start()
-        for piece in streamer:
-            if piece:
-                yield strip_controls(piece)
-        thread.join()
+        try:
+            for piece in streamer:
+                if piece:
+                    yield strip_controls(piece)
+        finally:  # Ctrl-C, or a caller that stops reading: end the generation too, before anything else runs
+            stop.set()
+            thread.join()
         if "error" in result:
             raise result["error"]
         self._commit(text, notes, prompt, result["output"], time.perf_counter() - start, decoding)
 
     def _prepare(self, message: str, decoding: DecodingConfig) -> tuple[str, list[str], FittedPrompt]:
         text, notes = clean_message(message, self.max_message_chars)
-        budget = self.max_context_tokens - decoding.max_new_tokens
+        # A causal LM's window holds the prompt and the reply; an encoder-decoder's encoder holds the prompt alone.
+        budget = self.max_context_tokens - (0 if self.seq2seq else decoding.max_new_tokens)
         prompt = fit_prompt(self.tokenizer, [*self._history, Turn(self.user, text)], budget, self.fmt)
         if prompt.dropped_turns:
             notes.append(f"left out the {prompt.dropped_turns} oldest turn(s) to fit the "
@@ -186,14 +200,19 @@ class Chatbot:
             notes.append(f"the message alone did not fit: left out its first {prompt.cut_tokens} tokens, kept the rest")
         return text, notes, prompt
 
-    def _generate(self, prompt_ids: list[int], decoding: DecodingConfig, streamer=None) -> list[int]:
-        """The new token ids (end token included, padding removed)."""
+    def _generate(self, prompt_ids: list[int], decoding: DecodingConfig, streamer=None,
+                  stop: threading.Event | None = None) -> list[int]:
+        """The new token ids (end token included, padding removed). Setting `stop` ends generation at the next
+        token."""
         self.model.eval()
         ids = torch.tensor([prompt_ids], device=self.model.device)
+        stopping = StoppingCriteriaList([_WhenSet(stop)] if stop is not None else [])
         output = self.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), streamer=streamer,
-                                     pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self._stop_ids,
-                                     **decoding.generate_kwargs())
-        return [t for t in output[0, len(prompt_ids):].tolist() if t != self.tokenizer.pad_token_id]
+                                     stopping_criteria=stopping, pad_token_id=self.tokenizer.pad_token_id,
+                                     eos_token_id=self._stop_ids, **decoding.generate_kwargs())
+        # A causal LM's output starts with the prompt; an encoder-decoder's with the decoder's start token.
+        new = output[0, 1:] if self.seq2seq else output[0, len(prompt_ids):]
+        return [t for t in new.tolist() if t != self.tokenizer.pad_token_id]
 
     def _commit(self, text: str, notes: list[str], prompt: FittedPrompt, output: list[int], seconds: float,
                 decoding: DecodingConfig) -> Reply:
@@ -207,18 +226,61 @@ class Chatbot:
         return reply
 
 
-def load_chatbot(folder: str | Path, decoding: DecodingConfig = DecodingConfig(), device: torch.device | None = None,
-                 **kwargs) -> Chatbot:
-    """A `Chatbot` for the model and tokenizer saved in `folder` (e.g. by notebook 05), on `device` (default: the
-    GPU when there is one)."""
+class _WhenSet(StoppingCriteria):
+    """Stops generation once `event` is set (the reader of a stream went away)."""
+
+    def __init__(self, event: threading.Event):
+        self.event = event
+
+    def __call__(self, input_ids, scores, **kwargs):
+        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
+
+
+def missing_format_tokens(tokenizer, fmt: DialogueFormat = DialogueFormat()) -> list[str]:
+    """The dialogue format's special tokens the tokenizer lacks: none for a model fine-tuned in the kit."""
+    vocab = tokenizer.get_vocab()
+    return [t for t in (fmt.turn_token, fmt.response_token, fmt.pad_token, fmt.eos_token) if t not in vocab]
+
+
+_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                 "pytorch_model.bin.index.json")
+_TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "spiece.model", "source.spm")
+
+
+def check_model_folder(folder: str | Path, fmt: DialogueFormat = DialogueFormat()) -> Path:
+    """`folder`, if it holds a model fine-tuned in the kit's dialogue format (config, weights, a tokenizer with the
+    format's tokens); else an error naming what is missing. `load_model` adds the format's tokens to any
+    tokenizer (fine-tuning needs that), so this check must look at the folder before it does."""
     folder = Path(folder)
     if not (folder / "config.json").is_file():
         raise FileNotFoundError(f"{folder} holds no saved model (no config.json): run notebook 05 (fine-tuning), "
                                 "which fine-tunes the model and saves it there")
-    model, tokenizer = load_model(folder, device=device)
+    for kind, names in (("model weights", _WEIGHT_FILES), ("tokenizer", _TOKENIZER_FILES)):
+        if not any((folder / name).is_file() for name in names):
+            raise FileNotFoundError(f"{folder} has a config.json but no {kind} ({' or '.join(names)}): "
+                                    "save the model and its tokenizer together (save_model)")
+    missing = missing_format_tokens(AutoTokenizer.from_pretrained(folder), fmt)
+    if missing:
+        raise ValueError(f"{folder} is not a model fine-tuned in the kit's dialogue format: its tokenizer has no "
+                         f"{', '.join(missing)} token (fine-tune it first, e.g. with notebook 05)")
+    return folder
+
+
+def load_chatbot(folder: str | Path, decoding: DecodingConfig = DecodingConfig(), device: torch.device | None = None,
+                 **kwargs) -> Chatbot:
+    """A `Chatbot` for the model and tokenizer saved in `folder` (e.g. by notebook 05), on `device` (default: the
+    GPU when there is one). A folder that is not a model fine-tuned in the kit's format is refused
+    (`check_model_folder`)."""
+    folder = check_model_folder(folder)
+    try:
+        model, tokenizer = load_model(folder, device=device)
+    except Exception as err:  # a damaged file raises whatever its reader raises (safetensors, torch, json)
+        raise ValueError(f"{folder}: the saved model could not be read ({type(err).__name__}: {err}); save it "
+                         "again, e.g. by re-running notebook 05") from err
     return Chatbot(model, tokenizer, decoding, **kwargs)
 
 
 def strip_controls(text: str) -> str:
-    """`text` without control characters, except newline and tab (a small model, too, can write any byte)."""
-    return "".join(c for c in text if c in KEPT_CONTROLS or unicodedata.category(c) != "Cc")
+    """`text` without control characters (newline and tab stay) and lone surrogates (not text: they can't be encoded;
+    a small model, too, can write any byte)."""
+    return "".join(c for c in text if c in KEPT_CONTROLS or unicodedata.category(c) not in ("Cc", "Cs"))

@@ -13,8 +13,12 @@ Only the arguments a strategy uses are passed, so ``transformers`` never warns t
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
+
+import torch
 
 STRATEGIES = ("greedy", "beam", "sample")
 
@@ -70,3 +74,25 @@ class DecodingConfig:
     def to_dict(self) -> dict[str, Any]:
         """The settings as a plain dict (what the feedback store records)."""
         return asdict(self)
+
+
+def next_token_probs(logits: torch.Tensor, previous: Sequence[int], config: DecodingConfig) -> torch.Tensor:
+    """The distribution sampling draws the next token from, built from one step's `logits` (shape: vocabulary) in
+    the order ``generate`` applies its processors: repetition penalty on the tokens already in `previous`, then
+    temperature, then top-k, then top-p, then softmax. (Greedy and beam search skip temperature, top-k and top-p and
+    take the best penalised scores.)"""
+    scores = logits.detach().float().clone()
+    if config.repetition_penalty != 1.0 and len(previous):
+        seen = torch.tensor(sorted(set(previous)))
+        s = scores[seen]  # a penalty must make a seen token less likely whatever the sign of its score
+        scores[seen] = torch.where(s > 0, s / config.repetition_penalty, s * config.repetition_penalty)
+    scores = scores / config.temperature
+    if config.top_k:
+        kth_best = torch.topk(scores, min(config.top_k, scores.numel())).values[-1]
+        scores[scores < kth_best] = -math.inf
+    if config.top_p < 1:
+        ordered, order = scores.sort(descending=True)
+        probs = ordered.softmax(-1)
+        mass_before = probs.cumsum(-1) - probs  # the probability of the tokens ranked above each one
+        scores[order[mass_before >= config.top_p]] = -math.inf  # the most likely token always stays
+    return scores.softmax(-1)

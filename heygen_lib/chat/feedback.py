@@ -129,6 +129,7 @@ class FeedbackStore:
         event = FeedbackEvent(utc_timestamp(), str(conversation), int(turn),
                               bot, tuple(context), response, decoding=dict(decoding or {}), model=str(model), **what)
         record = {**vars(event), "context": [vars(t) for t in event.context]}
+        _event(record)  # what is written must read back: refuse e.g. a response that is not text
         self.log.append(record)
         return event
 
@@ -186,16 +187,40 @@ def _about(chatbot, turn: int | None, model: str) -> tuple[tuple[str, int, tuple
 
 
 def _event(record: Mapping[str, Any]) -> FeedbackEvent:
+    """The event a log record holds; a ValueError naming the field for one that is not an event (a hand-edited line
+    must never become training text such as "None")."""
     missing = [name for name in _REQUIRED if name not in record]
     if missing:
-        raise KeyError(f"missing field(s): {', '.join(missing)}")
-    context = tuple(Turn(str(t["speaker"]), str(t["text"])) for t in record["context"])
+        raise ValueError(f"missing field(s): {', '.join(missing)}")
+
+    def field_error(name: str, expected: str) -> ValueError:
+        value = record.get(name)
+        got = "null" if value is None else type(value).__name__
+        return ValueError(f"field {name!r}: expected {expected}, got {got}")
+
+    for name in ("time", "conversation", "bot", "response", "model"):
+        if name in record and not isinstance(record[name], str):
+            raise field_error(name, "a string")
+    turn = record["turn"]
+    if not isinstance(turn, int) or isinstance(turn, bool) or turn < 0:
+        raise field_error("turn", "a non-negative integer")
+    raw_context = record["context"]
+    if not isinstance(raw_context, list) or not all(
+            isinstance(t, dict) and isinstance(t.get("speaker"), str) and isinstance(t.get("text"), str)
+            for t in raw_context):
+        raise ValueError("field 'context': expected a list of objects with a string speaker and text")
     rating, correction = record.get("rating"), record.get("correction")
     if rating not in (None, *RATINGS):
         raise ValueError(f"field 'rating' is {rating!r}, expected good, bad or null")
-    if rating is None and not correction:
+    if correction is not None and not isinstance(correction, str):
+        raise field_error("correction", "a string or null")
+    if correction is not None and not correction.strip():
+        raise ValueError("field 'correction': blank; a correction is the response the bot should have given")
+    if rating is None and correction is None:
         raise ValueError("neither a rating nor a correction")
-    return FeedbackEvent(str(record["time"]), str(record["conversation"]), int(record["turn"]), str(record["bot"]),
-                         context, str(record["response"]), rating, correction, dict(record.get("decoding") or {}),
-                         str(record.get("model", "")))
-
+    decoding = record.get("decoding") or {}
+    if not isinstance(decoding, dict):
+        raise field_error("decoding", "an object")
+    context = tuple(Turn(t["speaker"], t["text"]) for t in raw_context)
+    return FeedbackEvent(record["time"], record["conversation"], turn, record["bot"], context, record["response"],
+                         rating, correction, dict(decoding), record.get("model", ""))

@@ -23,3 +23,22 @@ def latency_figure(replies: Sequence[Reply], labels: Sequence[str] | None = None
     speed.bar(labels, [r.tokens_per_s for r in replies], color="#55a868")
     speed.set(xlabel="reply", ylabel="tokens / s", title="Generation speed")
     return fig
+
+
+def retraining_figure(history: Sequence[dict], kept_step: int) -> Figure:
+    """A retraining round: training loss and selection (dev) loss against the optimizer step, with the starting
+    point (step 0) and the kept step marked, so the choice can be checked by eye."""
+    fig = Figure(figsize=(6.5, 3.2), layout="constrained")
+    ax = fig.subplots()
+    train = [r for r in history if r["phase"] == "train"]
+    dev = [r for r in history if r["phase"] == "dev"]
+    ax.plot([r["step"] for r in train], [r["loss"] for r in train], ".-", color="#4c72b0", label="training loss")
+    ax.plot([r["step"] for r in dev], [r["loss"] for r in dev], "o-", color="#dd8452", label="selection loss")
+    start = next(r["loss"] for r in dev if r["step"] == 0)
+    ax.axhline(start, color="#999", lw=0.8, ls="--", label="selection loss at step 0")
+    kept = next(r["loss"] for r in dev if r["step"] == kept_step)
+    ax.plot([kept_step], [kept], "*", ms=14, color="#c44e52", label=f"kept: step {kept_step}")
+    ax.set(xlabel="optimizer step", ylabel="loss (nats per response token)", title="Retraining round")
+    ax.ticklabel_format(useOffset=False)
+    ax.legend(fontsize=8)
+    return fig

@@ -24,6 +24,10 @@ BUBBLE = {"user": "background: #e8f0fe; margin: 4px 60px 4px 0", "bot": "backgro
 MARKS = {"good": "👍", "bad": "👎", "corrected": "✎ corrected"}
 
 
+# Labels at their natural width: the default cuts them ("temperat..."); works on ipywidgets 7 and 8.
+LABEL = {"description_width": "initial"}
+
+
 class ChatWidget(w.VBox):
     """Talk to `chatbot`; rate and correct its replies into `store` (no feedback row when `store` is None)."""
 
@@ -36,16 +40,17 @@ class ChatWidget(w.VBox):
         self.send_button = w.Button(description="Send", button_style="primary", icon="paper-plane")
         self.reset_button = w.Button(description="Reset", icon="refresh")
         self.status = w.HTML()
-        self.strategy = w.Dropdown(options=list(STRATEGIES), value=d.strategy, description="strategy")
-        self.temperature = w.FloatSlider(value=d.temperature, min=0.1, max=2.0, step=0.05, description="temperature")
-        self.top_k = w.IntSlider(value=d.top_k, min=0, max=200, description="top-k")
-        self.top_p = w.FloatSlider(value=d.top_p, min=0.05, max=1.0, step=0.05, description="top-p")
+        self.strategy = w.Dropdown(options=list(STRATEGIES), value=d.strategy, description="strategy", style=LABEL)
+        self.temperature = w.FloatSlider(value=d.temperature, min=0.1, max=2.0, step=0.05, description="temperature",
+                                         style=LABEL)
+        self.top_k = w.IntSlider(value=d.top_k, min=0, max=200, description="top-k", style=LABEL)
+        self.top_p = w.FloatSlider(value=d.top_p, min=0.05, max=1.0, step=0.05, description="top-p", style=LABEL)
         self.repetition_penalty = w.FloatSlider(value=d.repetition_penalty, min=1.0, max=2.0, step=0.05,
-                                                description="rep. penalty")
-        self.num_beams = w.IntSlider(value=max(d.num_beams, 2), min=2, max=8, description="beams")
+                                                description="repetition penalty", style=LABEL)
+        self.num_beams = w.IntSlider(value=max(d.num_beams, 2), min=2, max=8, description="beams", style=LABEL)
         # At most half the window, so the conversation keeps room in the prompt.
         self.max_new_tokens = w.IntSlider(value=d.max_new_tokens, min=1, max=min(256, chatbot.max_context_tokens // 2),
-                                          description="max new tokens")
+                                          description="max new tokens", style=LABEL)
         self.send_button.on_click(self.send_message)
         self.reset_button.on_click(self.reset)
         with warnings.catch_warnings():  # ipywidgets 8 deprecates on_submit, but its front end still sends Enter
@@ -61,7 +66,7 @@ class ChatWidget(w.VBox):
         self.render()
 
     def _feedback_row(self) -> w.VBox:
-        self.turn = w.Dropdown(options=[], description="reply")
+        self.turn = w.Dropdown(options=[], description="reply", style=LABEL)
         self.good_button = w.Button(description="👍 good")
         self.bad_button = w.Button(description="👎 bad")
         self.correction = w.Textarea(placeholder="A better reply the bot should have given",
@@ -110,7 +115,11 @@ class ChatWidget(w.VBox):
         """Rate the reply chosen in the feedback row."""
         if self._no_turn():
             return
-        self.store.rate(self.chatbot, rating, turn=self.turn.value, model=self.model_name)
+        try:
+            self.store.rate(self.chatbot, rating, turn=self.turn.value, model=self.model_name)
+        except OSError as err:  # a full disk or an unwritable store: say so, keep the conversation
+            self._say(f"not saved: {err}", error=True)
+            return
         self._mark(rating)
 
     def save_correction(self, _=None) -> None:
@@ -121,6 +130,9 @@ class ChatWidget(w.VBox):
             self.store.correct(self.chatbot, self.correction.value, turn=self.turn.value, model=self.model_name)
         except ValueError as err:
             self._say(str(err), error=True)
+            return
+        except OSError as err:
+            self._say(f"not saved: {err}", error=True)
             return
         self.correction.value = ""
         self._mark("corrected")

@@ -14,7 +14,7 @@ from heygen_lib.data.loaders import (
     load_support_set,
 )
 from heygen_lib.data.pair_files import load_pairs, save_pairs
-from heygen_lib.data.pairs import Pair, Splits, build_pairs, format_pair, split_dialogues
+from heygen_lib.data.pairs import Pair, Splits, build_pairs, conversations_in_two_splits, format_pair, split_dialogues
 from heygen_lib.data.prepare import PreparedPairs, prepare_pairs
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "build_pairs",
     "clean_dialogues",
     "clean_text",
+    "conversations_in_two_splits",
     "dialogues_from_rows",
     "format_dialogue",
     "format_pair",

@@ -65,7 +65,23 @@ def turn_from_record(raw: Any, path: Path, line: int, where: str) -> Turn:
         raise DataFormatError(path, f"expected a non-empty string, got {type_name(speaker)}", line, f"{where}.speaker")
     if not isinstance(text, str):
         raise DataFormatError(path, f"expected a string, got {type_name(text)}", line, f"{where}.text")
+    for name, value in (("speaker", speaker), ("text", text)):
+        surrogate = _lone_surrogate(value)
+        if surrogate:
+            raise DataFormatError(path, f"contains {surrogate}, half of a UTF-16 pair: not a character, and no UTF-8 "
+                                        "text can hold it (remove it, or write the whole character)", line,
+                                  f"{where}.{name}")
     return Turn(speaker, text)
+
+
+def _lone_surrogate(text: str) -> str:
+    """The first lone surrogate in `text` as an escape (e.g. "\\ud800"), or "": a JSON escape like \\ud800 without its
+    pair decodes to one, and it then fails far away, wherever the text is encoded."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        return f"\\u{ord(text[err.start]):04x}"
+    return ""
 
 
 def json_lines(path: Path) -> Iterator[tuple[int, Any]]:
@@ -79,6 +95,8 @@ def json_lines(path: Path) -> Iterator[tuple[int, Any]]:
             raise DataFormatError(path, f"not valid JSON ({err.msg}, column {err.colno})", line=number) from None
         except RecursionError:
             raise DataFormatError(path, "JSON nested too deeply", line=number) from None
+        except ValueError as err:  # e.g. an integer over Python's 4,300-digit limit
+            raise DataFormatError(path, f"not valid JSON ({err})", line=number) from None
 
 
 def _dialogue_from_record(record: Any, path: Path, line: int, source: str) -> Dialogue:
@@ -102,6 +120,10 @@ def _dialogue_from_record(record: Any, path: Path, line: int, source: str) -> Di
     meta = record.get("meta", {})
     if not isinstance(meta, dict):
         raise fail(f"expected an object, got {type_name(meta)}", field="meta")
+    for field, value in (("id", str(dialogue_id)), ("meta", json.dumps(meta, ensure_ascii=False))):
+        surrogate = _lone_surrogate(value)
+        if surrogate:
+            raise fail(f"contains {surrogate}, half of a UTF-16 pair: not a character (remove it)", field=field)
     return Dialogue(str(dialogue_id), tuple(turns), source, meta)
 
 
@@ -126,19 +148,27 @@ def load_jsonl(path: str | Path, source: str | None = None) -> list[Dialogue]:
 def load_csv(path: str | Path, source: str | None = None) -> list[Dialogue]:
     """Read dialogues from a CSV file with one row per turn (columns dialogue_id, speaker, text)."""
     path = Path(path)
-    reader = csv.DictReader(io.StringIO(read_text(path), newline=""))
+    # strict: a quote left open raises at the end of the file instead of swallowing every later row into one field
+    reader = csv.reader(io.StringIO(read_text(path), newline=""), strict=True)
     turns_of: dict[str, list[Turn]] = {}
+    line = 1  # the line the row being read starts on (a quoted field may span lines)
     try:
-        header = reader.fieldnames
+        header = next(reader, None)
         if not header:
             raise DataFormatError(path, "empty file; expected a header with " + ", ".join(_CSV_COLUMNS), line=1)
         missing = [column for column in _CSV_COLUMNS if column not in header]
         if missing:
             raise DataFormatError(path, "missing column in the header", line=1, field=missing[0])
-        for row in reader:
-            line = reader.line_num
-            if None in row:
+        while True:
+            line = reader.line_num + 1
+            fields = next(reader, None)
+            if fields is None:
+                break
+            if not fields:  # a blank line
+                continue
+            if len(fields) > len(header):
                 raise DataFormatError(path, f"more fields than the header has ({len(header)})", line=line)
+            row = dict(zip(header, fields + [None] * (len(header) - len(fields))))
             for column in _CSV_COLUMNS:
                 value = row[column]
                 if value is None:
@@ -147,7 +177,13 @@ def load_csv(path: str | Path, source: str | None = None) -> list[Dialogue]:
                     raise DataFormatError(path, "empty value", line=line, field=column)
             turns_of.setdefault(row["dialogue_id"], []).append(Turn(row["speaker"], row["text"]))
     except csv.Error as err:
-        raise DataFormatError(path, f"not valid CSV ({err})", line=reader.line_num) from None
+        if "unexpected end of data" in str(err):
+            message = "a quote opened in this row is never closed (add the closing \" or remove the stray one)"
+        elif "field larger than field limit" in str(err):
+            message = f"a field longer than {csv.field_size_limit():,} characters (a missing closing quote?)"
+        else:
+            message = f"not valid CSV ({err})"
+        raise DataFormatError(path, message, line=line) from None
     if not turns_of:
         raise DataFormatError(path, "no dialogues in the file (only a header)")
     source = source or path.stem
@@ -215,7 +251,8 @@ def load_chatterbot(language: str = "english", limit: int | None = None) -> list
             dialogues.append(Dialogue(f"{file.stem}-{i}", turns, "chatterbot", {"categories": categories}))
         if skipped:
             lines = ", ".join(map(str, skipped))
-            warnings.warn(f"{file}: skipped {len(skipped)} conversation(s) that are not lists of utterances (line {lines})")
+            shown = file.relative_to(root.parent.parent)  # chatterbot_corpus/data/...: no machine path in the message
+            warnings.warn(f"{shown}: skipped {len(skipped)} conversation(s) that are not lists of utterances (line {lines})")
     return dialogues[:limit]
 
 

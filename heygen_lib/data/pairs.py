@@ -82,6 +82,20 @@ def split_dialogues(
     return Splits(train, dev, test)
 
 
+def conversations_in_two_splits(splits: Splits) -> int:
+    """How many dialogues share a conversation (same id, or same turns under another id) with an earlier split:
+    0 for a leak-free split."""
+    owner: dict[tuple[str, ...], str] = {}
+    leaks = 0
+    for name, part in (("train", splits.train), ("dev", splits.dev), ("test", splits.test)):
+        for dialogue in part:
+            keys = (("id", dialogue.source, dialogue.id), ("content", _content_key(dialogue)))
+            leaks += any(owner.get(key, name) != name for key in keys)
+            for key in keys:
+                owner.setdefault(key, name)
+    return leaks
+
+
 def format_pair(pair: Pair) -> str:
     """A pair as context lines, then the response marked with '->', for printing."""
     lines = [f"  {t.speaker}: {t.text}" for t in pair.context]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+
+import numpy as np
 
 from heygen_lib.data.dialogue import Dialogue
 from heygen_lib.data.pairs import Pair
@@ -37,6 +39,24 @@ def vocabulary_growth(dialogues: Sequence[Dialogue], points: int = 30) -> tuple[
         sizes.append(len(seen))
         start = mark
     return marks, sizes
+
+
+def heaps_exponent(tokens_read: Sequence[int], types: Sequence[int]) -> float:
+    """The slope beta of Heaps' law V = K N^beta, fitted by least squares on log V against log N (NaN for < 2 points)."""
+    if len(tokens_read) < 2:
+        return float("nan")
+    return float(np.polyfit(np.log(tokens_read), np.log(types), 1)[0])
+
+
+def vocabulary_table(corpora: Mapping[str, Sequence[Dialogue]]) -> list[dict[str, object]]:
+    """Per corpus: tokens read N, distinct tokens V, the type/token ratio V/N and Heaps' exponent beta."""
+    rows = []
+    for source, dialogues in corpora.items():
+        tokens_read, types = vocabulary_growth(dialogues)
+        n, v = (tokens_read[-1], types[-1]) if tokens_read else (0, 0)
+        rows.append({"corpus": source, "tokens N": f"{n:,}", "types V": f"{v:,}", "V / N": v / n if n else float("nan"),
+                     "Heaps β": heaps_exponent(tokens_read, types)})
+    return rows
 
 
 def top_ngrams(dialogues: Sequence[Dialogue], n: int = 2, k: int = 10) -> list[tuple[str, int]]:

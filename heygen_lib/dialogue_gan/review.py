@@ -18,7 +18,7 @@ import hashlib
 import warnings
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from heygen_lib.augment.base import origin_key
@@ -79,6 +79,9 @@ class ReviewStore:
         accept and reject take none."""
         if decision not in DECISIONS:
             raise ValueError(f"decision must be one of {DECISIONS}, got {decision!r}")
+        if not (isinstance(key, str) and key) or not isinstance(reviewer, str) or not isinstance(text, str | None):
+            raise TypeError(f"key must be a non-empty string, reviewer a string, text a string or None; got "
+                            f"{type(key).__name__}, {type(reviewer).__name__}, {type(text).__name__}")
         if decision == "edit" and not (text and text.strip()):
             raise ValueError("an edit needs the corrected response text")
         if decision != "edit" and text is not None:
@@ -93,15 +96,11 @@ class ReviewStore:
         contents = self.log.read()
         decisions, self.skipped = [], list(contents.skipped)
         for number, record in zip(contents.lines, contents.records):
-            try:
-                decision = Decision(**record)
-            except TypeError:
-                self.skipped.append(SkippedLine(number, f"not a review decision (fields {sorted(record)})"))
+            problem = _decision_problem(record)
+            if problem:
+                self.skipped.append(SkippedLine(number, problem))
                 continue
-            if decision.decision not in DECISIONS:
-                self.skipped.append(SkippedLine(number, f"unknown decision {decision.decision!r}"))
-                continue
-            decisions.append(decision)
+            decisions.append(Decision(**record))
         if self.skipped:
             warnings.warn(self.damage(), stacklevel=2)
         return decisions
@@ -125,6 +124,25 @@ class ReviewStore:
         counts = Counter(decided[key_of(p)].decision for p in candidates if key_of(p) in decided)
         return (f"{sum(counts.values())} of {len(candidates)} reviewed ({counts['accept']} accepted, "
                 f"{counts['edit']} edited, {counts['reject']} rejected)")
+
+
+def _decision_problem(record: dict) -> str:
+    """Why a log record is not a valid `Decision` (naming the field), or "": a hand-edited line must not crash
+    loading nor write a broken pair file."""
+    names = {f.name for f in fields(Decision)}
+    if set(record) != names:
+        return f"not a review decision (fields {sorted(record)}; expected {sorted(names)})"
+    for name in ("key", "decision", "reviewer", "time"):
+        if not isinstance(record[name], str):
+            return f"field {name!r}: expected a string, got {type(record[name]).__name__}"
+    if record["decision"] not in DECISIONS:
+        return f"unknown decision {record['decision']!r}"
+    text = record["text"]
+    if record["decision"] == "edit" and not (isinstance(text, str) and text.strip()):
+        return f"field 'text': an edit needs the corrected response as a non-empty string, got {text!r}"
+    if record["decision"] != "edit" and text is not None:
+        return f"field 'text': only an edit carries text, not {record['decision']!r}"
+    return ""
 
 
 def scripted_review(store: ReviewStore, candidates: Sequence[Pair], threshold: float) -> Counter:

@@ -62,32 +62,62 @@ class CNNDiscriminatorConfig:
     filter_widths: Sequence[int] = (2, 3, 4, 5)  # n-gram sizes each bank of filters looks at
     filter_counts: Sequence[int] = (64, 64, 64, 64)  # filters per width
     dropout: float = 0.25  # before the output layer; SeqGAN keeps 0.75
+    # "separate": gate and transform are two linear layers (SeqGAN's TensorFlow code); "shared": one linear layer
+    # feeds both (TextGAN-PyTorch's SeqGAN discriminator), half the highway's parameters and cost.
+    highway: str = "separate"
+
+
+def cnn_config(name: str, vocab_size: int, max_len: int) -> CNNDiscriminatorConfig:
+    """A named CNN discriminator configuration:
+
+    - ``"seqgan"``: SeqGAN's filter banks (12 widths, 1,720 features, embedding 64) with a shared highway layer,
+      4.08M parameters at vocabulary 5,000: the parameter count of the SeqGAN discriminator in TextGAN-PyTorch
+      (``models/SeqGAN_D.py``), the peer the kit is measured against;
+    - ``"seqgan_wide"``: the same with separate gate and transform layers, as LantaoYu/SeqGAN's ``discriminator.py``
+      writes its highway (7.04M parameters; the extra 2.96M cost about a fifth of each forward pass);
+    - ``"small"``: the kit's default, 4 widths x 64 filters, for CPU runs.
+    """
+    if name == "small":
+        return CNNDiscriminatorConfig(vocab_size=vocab_size, max_len=max_len)
+    if name in ("seqgan", "seqgan_wide"):
+        return CNNDiscriminatorConfig(vocab_size=vocab_size, max_len=max_len, filter_widths=SEQGAN_FILTER_WIDTHS,
+                                      filter_counts=SEQGAN_FILTER_COUNTS,
+                                      highway="shared" if name == "seqgan" else "separate")
+    raise ValueError(f"unknown CNN configuration {name!r}; choose 'seqgan', 'seqgan_wide' or 'small'")
 
 
 class Highway(nn.Module):
     """One highway layer (Srivastava et al. 2015): ``t * relu(W h) + (1 - t) * h`` with gate ``t = sigmoid(W_t h)``.
 
-    The gate lets each feature either be transformed or pass through unchanged.
+    The gate lets each feature either be transformed or pass through unchanged. ``shared=True`` uses one layer for
+    both, ``z = W h``: ``t = sigmoid(z)``, transform ``relu(z)`` (TextGAN-PyTorch's form).
     """
 
-    def __init__(self, size: int):
+    def __init__(self, size: int, shared: bool = False):
         super().__init__()
         self.transform = nn.Linear(size, size)
-        self.gate = nn.Linear(size, size)
+        self.gate = None if shared else nn.Linear(size, size)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        t = torch.sigmoid(self.gate(h))
-        return t * F.relu(self.transform(h)) + (1.0 - t) * h
+        z = self.transform(h)
+        t = torch.sigmoid(z if self.gate is None else self.gate(h))
+        return t * F.relu(z) + (1.0 - t) * h
 
 
 class CNNDiscriminator(nn.Module):
     """Embedding -> parallel 1-D convolutions (one bank per width) -> ReLU -> max over time -> highway -> dropout ->
-    one logit. Max-over-time pooling keeps, for each filter, how strongly its n-gram pattern occurs anywhere."""
+    one logit. Max-over-time pooling keeps, for each filter, how strongly its n-gram pattern occurs anywhere.
+
+    SeqGAN and TextGAN-PyTorch write each bank as a 2-D convolution over the [T, E] "image" with kernels
+    [w, E]; that is the same function, and `benchmarks/rollout_rewards.py` times both forms on the same weights:
+    on the kit's CPU the 1-D form used here was the faster one (see notebooks/results/03_text_gans_full.md)."""
 
     def __init__(self, config: CNNDiscriminatorConfig):
         super().__init__()
         if len(config.filter_widths) != len(config.filter_counts):
             raise ValueError("filter_widths and filter_counts must have the same length")
+        if config.highway not in ("separate", "shared"):
+            raise ValueError(f"highway must be 'separate' or 'shared', got {config.highway!r}")
         self.config = config
         self.widths = [min(int(w), config.max_len) for w in config.filter_widths]
         self.embedding = nn.Embedding(config.vocab_size, config.embed_dim)
@@ -95,7 +125,7 @@ class CNNDiscriminator(nn.Module):
             nn.Conv1d(config.embed_dim, int(n), kernel_size=w) for w, n in zip(self.widths, config.filter_counts)
         )
         n_features = sum(int(n) for n in config.filter_counts)
-        self.highway = Highway(n_features)
+        self.highway = Highway(n_features, shared=config.highway == "shared")
         self.dropout = nn.Dropout(config.dropout)
         self.out = nn.Linear(n_features, 1)
 

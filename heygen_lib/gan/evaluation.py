@@ -14,8 +14,7 @@ import torch
 from heygen_lib.gan.generators import TextGenerator, eval_mode
 from heygen_lib.gan.oracle import nll_oracle, nll_test
 from heygen_lib.gan.text_data import Vocabulary
-from heygen_lib.metrics import bleu_vs_set, distinct_n, self_bleu
-from heygen_lib.text import word_tokens
+from heygen_lib.metrics import bleu_scores
 
 Metrics = Callable[[TextGenerator], dict[str, float]]
 
@@ -27,36 +26,123 @@ def distinct_token_ngrams(samples: torch.Tensor, n: int) -> float:
     return len(torch.unique(grams, dim=0)) / len(grams)
 
 
-def oracle_metrics(oracle: TextGenerator, test_data: torch.Tensor, n_samples: int, temperature: float = 1.0) -> Metrics:
+class SequenceSet:
+    """A set of token sequences (rows of [N, T]) for exact-copy lookups, built once."""
+
+    def __init__(self, sequences: torch.Tensor):
+        self.rows = {tuple(row) for row in sequences.tolist()}
+
+    def copy_rate(self, samples: torch.Tensor) -> float:
+        """The fraction of `samples` [N, T] that are exact copies of a sequence in the set (memorisation)."""
+        return sum(tuple(row) in self.rows for row in samples.tolist()) / len(samples)
+
+
+def copy_rate(samples: torch.Tensor, train_data: torch.Tensor) -> float:
+    """The fraction of `samples` [N, T] that exactly copy some training sequence [M, T]: a generator that
+    memorised its training set scores high here while every quality number looks excellent."""
+    return SequenceSet(train_data).copy_rate(samples)
+
+
+def unique_fraction(samples: torch.Tensor) -> float:
+    """Distinct sequences among `samples` [N, T], as a fraction of N (1.0: no sample repeated)."""
+    return len(torch.unique(samples, dim=0)) / len(samples)
+
+
+def oracle_metrics(oracle: TextGenerator, test_data: torch.Tensor, n_samples: int, temperature: float = 1.0,
+                   train_data: torch.Tensor | None = None) -> Metrics:
     """NLL_oracle of `n_samples` of the generator's samples (quality), the generator's NLL of held-out oracle data
-    (coverage, NLL_test), per token, both at `temperature`; and distinct-3, the share of distinct token trigrams among
-    all trigrams of the samples (mode collapse drives it down)."""
+    (coverage, NLL_test), per token, both at `temperature`; distinct-3, the share of distinct token trigrams among
+    all trigrams of the samples (mode collapse drives it down); the unique fraction of the samples; and, given the
+    generator's `train_data`, its copy rate (the fraction of samples that are training sequences verbatim)."""
+    train_set = SequenceSet(train_data) if train_data is not None else None
 
     def metrics(generator: TextGenerator) -> dict[str, float]:
         samples = generator.sample(n_samples, temperature=temperature)
-        return {
+        values = {
             "nll_oracle": nll_oracle(oracle, samples),
             "nll_test": nll_test(generator, test_data, temperature=temperature),
             "distinct-3": distinct_token_ngrams(samples, 3),
+            "unique": unique_fraction(samples),
         }
-
-    return metrics
-
-
-def text_metrics(vocab: Vocabulary, references: Sequence[str], n_samples: int, temperature: float = 1.0) -> Metrics:
-    """BLEU-2..5 of `n_samples` decoded samples against the reference set (quality), their Self-BLEU-4 and distinct-2
-    (diversity); definitions and signatures in `heygen_lib.metrics`."""
-    known = set(vocab.tokens)
-    references = [" ".join(w if w in known else "<unk>" for w in word_tokens(r)) for r in references]  # as decoded
-
-    def metrics(generator: TextGenerator) -> dict[str, float]:
-        texts = [t for t in vocab.decode(generator.sample(n_samples, temperature=temperature)) if t] or [""]
-        values = {f"BLEU-{n}": bleu_vs_set(texts, references, max_n=n).score for n in (2, 3, 4, 5)}
-        values["self-BLEU-4"] = self_bleu(texts, max_n=4).score if len(texts) > 1 else 1.0
-        values["distinct-2"] = distinct_n(texts, 2)
+        if train_set is not None:
+            values["copy_rate"] = train_set.copy_rate(samples)
         return values
 
     return metrics
+
+
+def evaluation_noise(metrics: Metrics, generator: TextGenerator, repeats: int = 5) -> dict[str, tuple[float, float]]:
+    """Each metric's (mean, standard deviation) over `repeats` evaluations of the same weights with fresh samples:
+    the noise any comparison of one evaluation against another must clear. A difference counts as a move only
+    beyond 3 standard deviations (`moved`)."""
+    if repeats < 2:
+        raise ValueError(f"need at least 2 repeats for a standard deviation, got {repeats}")
+    with eval_mode(generator):
+        runs = [metrics(generator) for _ in range(repeats)]
+    out = {}
+    for key in runs[0]:
+        values = torch.tensor([r[key] for r in runs], dtype=torch.float64)
+        out[key] = (values.mean().item(), values.std().item())
+    return out
+
+
+def moved(before: float, after: float, std: float, k: float = 3.0) -> bool:
+    """Whether `after` differs from `before` by more than `k` evaluation-noise standard deviations."""
+    return abs(after - before) > k * std
+
+
+def curve_value(curve: Sequence[dict[str, float]], x: str, y: str, at: float) -> float | None:
+    """The curve's `y` at ``x = at``, interpolated linearly between its two neighbouring points (the curve is a
+    temperature sweep, sorted here by `x`); None outside the range the sweep covers."""
+    points = sorted((r[x], r[y]) for r in curve)
+    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+        if x0 <= at <= x1:
+            return y0 if x1 == x0 else y0 + (y1 - y0) * (at - x0) / (x1 - x0)
+    return None
+
+
+def place_against_curve(point: dict[str, float], curve: Sequence[dict[str, float]], x: str, y: str, noise: float,
+                        lower_is_better: bool = True, k: float = 3.0) -> tuple[str, float | None]:
+    """Where a generator's (x, y) lies against MLE's temperature curve (Caccia et al. 2020): ("below" | "on" |
+    "above" | "outside the sweep", gap), gap = point - curve at the same x. "on" means within `k` * `noise` of it:
+    MLE reaches the same trade-off by changing its temperature. With ``lower_is_better`` (NLL) "below" is better."""
+    at = curve_value(curve, x, y, point[x])
+    if at is None:
+        return "outside the sweep", None
+    gap = point[y] - at
+    if abs(gap) <= k * noise:
+        return "on", gap
+    return ("below" if gap < 0 else "above"), gap
+
+
+def text_metrics(vocab: Vocabulary, references: Sequence[str], n_samples: int, temperature: float = 1.0,
+                 train_texts: Sequence[str] | None = None) -> Metrics:
+    """On `n_samples` decoded samples: BLEU-2..5 against the reference set (quality), Self-BLEU-2..5 and distinct-2
+    (diversity), the share of empty samples (``<eos>`` first; scored as empty texts, never dropped), the unique
+    fraction, and, given `train_texts`, the copy rate (samples equal to a training text as the vocabulary sees it).
+
+    References are tokenized as the generator sees text (`Vocabulary.tokenize`): a word outside the vocabulary is
+    one ``<unk>`` token on both sides. Definitions of BLEU and Self-BLEU in `heygen_lib.metrics` (`bleu_scores`)."""
+    refs = [vocab.tokenize(r) for r in references]
+    train_set = {tuple(vocab.tokenize(t)) for t in train_texts} if train_texts is not None else None
+
+    def metrics(generator: TextGenerator) -> dict[str, float]:
+        samples = vocab.decode_tokens(generator.sample(n_samples, temperature=temperature))
+        values = bleu_scores(samples, refs)
+        values["distinct-2"] = distinct_token_lists(samples, 2)
+        values["empty"] = sum(not s for s in samples) / len(samples)
+        values["unique"] = len({tuple(s) for s in samples}) / len(samples)
+        if train_set is not None:
+            values["copy_rate"] = sum(tuple(s) in train_set for s in samples) / len(samples)
+        return values
+
+    return metrics
+
+
+def distinct_token_lists(texts: Sequence[list[str]], n: int) -> float:
+    """`heygen_lib.metrics.distinct_n` on tokenized texts: distinct n-grams / all n-grams (0.0 if none)."""
+    grams = [tuple(t[i : i + n]) for t in texts for i in range(len(t) - n + 1)]
+    return len(set(grams)) / len(grams) if grams else 0.0
 
 
 def temperature_sweep(
@@ -65,3 +151,40 @@ def temperature_sweep(
     """`make_metrics(temperature)(generator)` at each temperature, with the temperature in each row."""
     with eval_mode(generator):
         return [{"temperature": t, **make_metrics(t)(generator)} for t in temperatures]
+
+
+def run_summary(trainer, metrics: Metrics, held_out: torch.Tensor, reference: float, noise: float,
+                k: float = 3.0) -> dict[str, float | str]:
+    """One table row for a trained `trainer` (a `GANTrainer`): its final evaluation (recorded in its history), the
+    discriminator's accuracy on training vs `held_out` real data (fresh negatives each), and whether NLL_oracle
+    moved from `reference` (MLE's mean) by more than `k` times the evaluation `noise` (a standard deviation)."""
+    values = trainer.evaluate(metrics)
+    move = values["nll_oracle"] - reference
+    row: dict[str, float | str] = {
+        "NLL_oracle": values["nll_oracle"], "NLL_test": values["nll_test"], "move": move,
+        "moved (> 3 std)": ("yes" if moved(reference, values["nll_oracle"], noise, k) else "no (inside noise)"),
+        "copy rate": values.get("copy_rate", float("nan")), "unique": values["unique"],
+        "distinct-3": values["distinct-3"],
+        "D acc train": trainer.discriminator_accuracy(trainer.real[: len(held_out)]),
+        "D acc held-out": trainer.discriminator_accuracy(held_out),
+    }
+    return row
+
+
+def caccia_reading(name: str, point: dict[str, float], mle_curve: Sequence[dict[str, float]], noise: float,
+                   copy: float, memorisation: float = 0.05) -> str:
+    """One sentence placing a generator's T = 1 point against MLE's temperature curve (NLL_test on x, NLL_oracle
+    on y, both lower-is-better), within 3 x `noise`, naming memorisation when `copy` (its copy rate) reaches
+    `memorisation`."""
+    where, gap = place_against_curve(point, mle_curve, "nll_test", "nll_oracle", noise)
+    text = {
+        "below": "**below** MLE's curve: better quality at the same coverage than any temperature of MLE gives",
+        "on": "**on** MLE's curve (within 3 std): MLE at another temperature makes the same trade-off",
+        "above": "**above** MLE's curve: worse on both counts than MLE at a suitable temperature",
+        "outside the sweep": "outside the coverage range MLE's sweep spans, so the curve cannot place it "
+                             "(cannot tell at this size)",
+    }[where]
+    gap_text = "" if gap is None else f" (gap {gap:+.3f} nats, noise std {noise:.3f})"
+    memo = (f"; {copy:.1%} of its samples copy a training sequence verbatim: **memorisation**, not learning"
+            if copy >= memorisation else "")
+    return f"- {name}: {text}{gap_text}{memo}."

@@ -38,7 +38,11 @@ import torch
 from .generators import LSTMGenerator, LSTMGeneratorConfig, TextGenerator, eval_mode
 
 FORMAT_VERSION = 1
+# Where the papers' oracle is published; the kit never downloads it itself: pass the file's path (or this URL
+# explicitly) to `load_seqgan_oracle`, which checks the bytes against this SHA-256 of LantaoYu/SeqGAN's file.
 SEQGAN_ORACLE_URL = "https://raw.githubusercontent.com/LantaoYu/SeqGAN/master/save/target_params_py3.pkl"
+SEQGAN_ORACLE_SHA256 = "5ac794a695dd6e0eb2bb689f3dfda55e4e0053e8c0399e6242630a95f1e60e8a"  # 1,334,000 bytes
+SEQGAN_ORACLE_FLOOR = 5.75  # its NLL on its own data, as RelGAN and TextGAN-PyTorch report it
 
 
 @dataclass(frozen=True)
@@ -302,16 +306,15 @@ class ArraysOnlyUnpickler(pickle.Unpickler):
             ) from None
 
 
-def read_seqgan_params(source: str | Path | bytes) -> list[np.ndarray]:
+def read_seqgan_params(source: str | Path | bytes, sha256: str | None = None) -> list[np.ndarray]:
     """The arrays of a SeqGAN oracle file (a path, an http(s) URL, or the file's bytes), read with
-    `ArraysOnlyUnpickler`: 15 float arrays in `target_lstm.py`'s order (see `seqgan_params_to_generator`)."""
-    if isinstance(source, bytes):
-        data = source
-    elif str(source).startswith(("http://", "https://")):
-        with urllib.request.urlopen(str(source), timeout=60) as response:  # noqa: S310 (https URL by the caller)
-            data = response.read()
-    else:
-        data = Path(source).read_bytes()
+    `ArraysOnlyUnpickler`: 15 float arrays in `target_lstm.py`'s order (see `seqgan_params_to_generator`).
+    With `sha256`, the bytes must have that digest (checked before unpickling)."""
+    data = _read_bytes(source)
+    if sha256 is not None and (found := hashlib.sha256(data).hexdigest()) != sha256:
+        name = "the given bytes" if isinstance(source, bytes) else str(source)
+        raise ValueError(f"{name}: SHA-256 {found} is not the expected {sha256}; this is not the published "
+                         "LantaoYu/SeqGAN save/target_params_py3.pkl (pass sha256=None to load another oracle)")
     params = ArraysOnlyUnpickler(io.BytesIO(data)).load()
     if not isinstance(params, (list, tuple)):
         raise ValueError(f"a SeqGAN oracle file holds a list of arrays, not {type(params).__name__}")
@@ -322,6 +325,17 @@ def read_seqgan_params(source: str | Path | bytes) -> list[np.ndarray]:
             raise ValueError(f"a SeqGAN oracle file holds numeric arrays, found dtype {a.dtype}")
         arrays.append(a.astype(np.float32))
     return arrays
+
+
+def _read_bytes(source: str | Path | bytes) -> bytes:
+    if isinstance(source, bytes):
+        data = source
+    elif str(source).startswith(("http://", "https://")):
+        with urllib.request.urlopen(str(source), timeout=60) as response:  # noqa: S310 (https URL by the caller)
+            data = response.read()
+    else:
+        data = Path(source).read_bytes()
+    return data
 
 
 def seqgan_params_to_generator(params: list[np.ndarray], max_len: int = 20, start_token: int = 0) -> LSTMGenerator:
@@ -368,7 +382,27 @@ def seqgan_params_to_generator(params: list[np.ndarray], max_len: int = 20, star
     return model.eval()
 
 
-def load_seqgan_oracle(source: str | Path | bytes = SEQGAN_ORACLE_URL, max_len: int = 20) -> LSTMGenerator:
+def load_seqgan_oracle(source: str | Path | bytes, max_len: int = 20,
+                       sha256: str | None = SEQGAN_ORACLE_SHA256) -> LSTMGenerator:
     """The papers' oracle (vocabulary 5,000, embedding and hidden 32) from SeqGAN's ``save/target_params_py3.pkl``,
-    given as a path, a URL (default: the file on GitHub) or bytes, as an `LSTMGenerator` in eval mode."""
-    return seqgan_params_to_generator(read_seqgan_params(source), max_len=max_len)
+    given as a path (or bytes, or a URL you pass explicitly: nothing is fetched by default), verified against
+    the published file's SHA-256 (`sha256=None` skips that, for other oracles), as an `LSTMGenerator` in eval mode."""
+    return seqgan_params_to_generator(read_seqgan_params(source, sha256=sha256), max_len=max_len)
+
+
+def seqgan_oracle_benchmark(
+    source: str | Path, n_train: int = 10_000, n_test: int = 10_000, data_seed: int = 1, max_len: int = 20,
+    device: torch.device | str | None = None,
+) -> tuple[LSTMGenerator, torch.Tensor, torch.Tensor, OracleConfig]:
+    """(oracle, train data, test data, config) on the papers' oracle file: sizes read from the file, the data
+    sampled as for the kit's oracle (`sample_oracle_data`, seeds `data_seed` for training and
+    ``data_seed + 1_000_003`` for test), so the same arguments give the same data on any machine."""
+    oracle = load_seqgan_oracle(source, max_len=max_len)
+    c = oracle.config
+    config = OracleConfig(vocab_size=c.vocab_size, max_len=max_len, embed_dim=c.embed_dim, hidden_dim=c.hidden_dim,
+                          n_train=n_train, n_test=n_test, start_token=c.start_token, weight_seed=-1,
+                          data_seed=data_seed)
+    train = sample_oracle_data(oracle, n_train, seed=data_seed)
+    test = sample_oracle_data(oracle, n_test, seed=data_seed + 1_000_003)
+    oracle.requires_grad_(False)
+    return oracle.to(device or "cpu"), train, test, config

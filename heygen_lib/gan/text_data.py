@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from heygen_lib.data.loaders import read_text
 from heygen_lib.text import word_tokens
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
+PAD_ID = 0
 
 
 @dataclass(frozen=True)
@@ -41,16 +43,17 @@ class Vocabulary:
     def encode(self, texts: Sequence[str], max_len: int) -> torch.Tensor:
         """LongTensor [N, max_len]: each text's words (unknown ones as ``<unk>``), cut to ``max_len - 1`` words, then
         ``<eos>``, then ``<pad>``."""
-        index = {tok: i for i, tok in enumerate(self.tokens)}
+        index = self.index
         out = torch.zeros(len(texts), max_len, dtype=torch.long)
         for row, text in enumerate(texts):
             ids = [index.get(tok, 3) for tok in word_tokens(text)][: max_len - 1] + [2]
             out[row, : len(ids)] = torch.tensor(ids)
         return out
 
-    def decode(self, ids: torch.Tensor) -> list[str]:
-        """Texts from id sequences [N, T]: words up to the first ``<eos>``, specials other than ``<unk>`` dropped."""
-        texts = []
+    def decode_tokens(self, ids: torch.Tensor) -> list[list[str]]:
+        """Token lists from id sequences [N, T]: words up to the first ``<eos>``, specials other than ``<unk>``
+        dropped; ``<unk>`` stays one token."""
+        out = []
         for row in ids.tolist():
             words = []
             for i in row:
@@ -58,8 +61,47 @@ class Vocabulary:
                     break
                 if i > 2:
                     words.append(self.tokens[i])
-            texts.append(" ".join(words))
-        return texts
+            out.append(words)
+        return out
+
+    def decode(self, ids: torch.Tensor) -> list[str]:
+        """Texts from id sequences [N, T]: `decode_tokens` joined by spaces."""
+        return [" ".join(words) for words in self.decode_tokens(ids)]
+
+    def tokenize(self, text: str) -> list[str]:
+        """A text's words as this vocabulary sees them: `word_tokens`, unknown words as one ``<unk>`` token."""
+        known = self.index
+        return [w if w in known else UNK for w in word_tokens(text)]
+
+    @property
+    def index(self) -> dict[str, int]:
+        return {tok: i for i, tok in enumerate(self.tokens)}
+
+
+def length_for(texts: Sequence[str], coverage: float = 0.999) -> tuple[int, int]:
+    """(max_len, truncated): the shortest sequence length, ``<eos>`` included, that holds at least `coverage` of
+    `texts` whole, and how many texts are longer and will be cut at it (report that number)."""
+    if not texts or not 0 < coverage <= 1:
+        raise ValueError("need texts and 0 < coverage <= 1")
+    lengths = sorted(len(word_tokens(t)) + 1 for t in texts)
+    max_len = lengths[min(len(lengths) - 1, math.ceil(coverage * len(lengths)) - 1)]
+    return max_len, sum(n > max_len for n in lengths)
+
+
+def nll_per_token(generator: torch.nn.Module, data: torch.Tensor, batch_size: int = 500) -> float:
+    """The generator's mean NLL (nats) per real token of `data` [N, T]: words and ``<eos>``, never the ``<pad>``
+    after it, so the number is comparable with a per-word NLL of the text (padding is easy to predict and would
+    pull the average down)."""
+    from heygen_lib.gan.generators import eval_mode
+
+    total, count = 0.0, 0
+    with torch.no_grad(), eval_mode(generator):
+        for chunk in data.split(batch_size):
+            chunk = chunk.to(generator.device)
+            real = chunk != PAD_ID
+            total += generator.token_nll(chunk)[real].double().sum().item()
+            count += int(real.sum())
+    return total / count
 
 
 def load_text_lines(path: str | Path) -> list[str]:
