@@ -91,6 +91,7 @@ class NlgSizes:
     batch_size: int = 16
     learning_rate: float = 5e-5
     patience: int = 3  # dev evaluations without a better dev loss before early stopping
+    min_improvement: float = 0.0  # nats a dev loss must drop by to count as better (`early_stopping_threshold`)
     # after warm-up: "linear" decay to 0; "constant" keeps the rate up, so a short budget still reaches the point
     # where the dev loss turns up and early stopping has something to stop
     lr_scheduler: str = "linear"
@@ -128,7 +129,8 @@ PROFILES = {
         dialogue_gan=DialogueGanSizes(vocab=1000, context_len=32, response_len=20, hidden=128, mle_epochs=8,
                                       mle_patience=2, d_pretrain_steps=100, adversarial_steps=40, candidates=160,
                                       keep=40),
-        nlg=NlgSizes(model=None, max_length=128, epochs=4, batch_size=16, learning_rate=6e-3, patience=2,
+        nlg=NlgSizes(model=None, max_length=128, epochs=3, batch_size=16, learning_rate=3e-3, patience=2,
+                     min_improvement=0.05,
                      lr_scheduler="constant",
                      sgd_learning_rate=5e-2, ablation_epochs=0.25, ablation_seeds=(0, 1, 2), eval_contexts=20,
                      max_new_tokens=24),
