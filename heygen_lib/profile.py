@@ -108,6 +108,7 @@ class NlgSizes:
     batch_size: int = 16
     learning_rate: float = 5e-5
     patience: int = 3  # dev evaluations without a better dev loss before early stopping
+    min_improvement: float = 0.0  # nats a dev loss must drop by to count as better (`early_stopping_threshold`)
     # after warm-up: "linear" decay to 0; "constant" keeps the rate up, so a short budget still reaches the point
     # where the dev loss turns up and early stopping has something to stop
     lr_scheduler: str = "linear"
@@ -149,6 +150,7 @@ PROFILES = {
                                       contexts_per_step=6, samples_per_context=4, eval_contexts=40,
                                       lm_candidates=240, lm_keep=60),
         nlg=NlgSizes(model=None, max_length=128, epochs=3, batch_size=16, learning_rate=3e-3, patience=2,
+                     min_improvement=0.05,
                      lr_scheduler="constant",
                      sgd_learning_rate=5e-2, ablation_epochs=0.25, ablation_seeds=(0, 1, 2), eval_contexts=20,
                      max_new_tokens=24),

@@ -71,6 +71,17 @@ def test_early_stopping_stops_after_patience_evaluations_without_improvement(fol
     assert not list(tmp_path.glob("checkpoint-*"))  # checkpoints are removed once the best is loaded
 
 
+def test_an_improvement_smaller_than_the_threshold_does_not_count(folder, tmp_path):
+    model, tok = load(folder)
+    # the dev loss falls, but never by 100 nats: with a patience of 1 the run stops after its second evaluation
+    config = quick(max_steps=20, early_stopping_patience=1, early_stopping_threshold=100.0)
+    result = fine_tune(model, tok, TRAIN, DEV, config, tmp_path, progress=False)
+    dev = [r["loss"] for r in result.history if r["phase"] == "dev"]
+    assert result.stopped_early and result.steps == 4 and dev[2] < dev[0]
+    with pytest.raises(ValueError, match="early_stopping_threshold"):
+        FineTuneConfig(early_stopping_threshold=-0.1)
+
+
 def test_training_lowers_the_dev_loss_and_keeps_the_best_checkpoint(folder, tmp_path):
     model, tok = load(folder)
     records = []

@@ -139,7 +139,7 @@ def test_the_profile_config_carries_every_fine_tuning_size_of_the_profile():
     sizes = PROFILES["smoke"].nlg
     config = profile_config(sizes, seed=3, report_to="tensorboard")
     assert (config.learning_rate, config.lr_scheduler, config.epochs, config.batch_size, config.max_length,
-            config.early_stopping_patience, config.seed, config.report_to) == (
-        sizes.learning_rate, sizes.lr_scheduler, sizes.epochs, sizes.batch_size, sizes.max_length, sizes.patience, 3,
-        "tensorboard")
+            config.early_stopping_patience, config.early_stopping_threshold, config.seed, config.report_to) == (
+        sizes.learning_rate, sizes.lr_scheduler, sizes.epochs, sizes.batch_size, sizes.max_length, sizes.patience,
+        sizes.min_improvement, 3, "tensorboard")
     assert pt.config_for(PROFILES["smoke"].pretrain).max_steps == PROFILES["smoke"].pretrain.steps

@@ -88,6 +88,9 @@ class FineTuneConfig:
     weight_decay: float = 0.01  # decoupled decay of the weight matrices (Trainer exempts biases and norms)
     dropout: float | None = None  # None keeps the model's own (GPT-2: 0.1); a number sets every dropout layer
     early_stopping_patience: int = 3  # dev evaluations without a better dev loss before stopping; 0: never stop early
+    # How much lower (in nats) a dev loss must be to count as better: 0.05 nats is 5% perplexity. Above 0, a run
+    # whose dev loss only creeps down stops too, where the next epochs would buy almost nothing.
+    early_stopping_threshold: float = 0.0
     evals_per_epoch: int = 4  # dev-loss evaluations per epoch; each also saves a checkpoint to pick the best from
     # Which parameters train. "none": all of them. "top-k": the top `top_k` transformer blocks (of the decoder, in
     # an encoder-decoder), the final layer norm and the LM head. "head": the LM head only. GPT-2 ties its LM head to
@@ -127,6 +130,8 @@ class FineTuneConfig:
             raise ValueError(f"max_steps must be at least 1 (or None to use epochs), got {self.max_steps}")
         if not 0 <= self.warmup_ratio < 1:
             raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        if self.early_stopping_threshold < 0:
+            raise ValueError(f"early_stopping_threshold must be at least 0, got {self.early_stopping_threshold}")
         if self.dropout is not None and not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1) or None, got {self.dropout}")
 
@@ -437,7 +442,8 @@ def fine_tune(
     records = _Records([c for c in callbacks if not isinstance(c, TrainerCallback)])
     trainer_callbacks = [records, StopOnNonFiniteLoss(), *(c for c in callbacks if isinstance(c, TrainerCallback))]
     if config.early_stopping_patience:
-        trainer_callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
+        trainer_callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience,
+                                                       early_stopping_threshold=config.early_stopping_threshold))
     trainer = _trainer(trained, tokenizer, args=args, data_collator=collator_for(tokenizer), train_dataset=train_rows,
                        eval_dataset=dev_rows, callbacks=trainer_callbacks)
     if not progress:
@@ -481,7 +487,8 @@ def profile_config(sizes: NlgSizes, seed: int = 0, **changes) -> FineTuneConfig:
     """The fine-tuning config of a profile's sizes: what notebook 05's main run and `ensure_finetuned_model` use."""
     return FineTuneConfig(learning_rate=sizes.learning_rate, lr_scheduler=sizes.lr_scheduler, epochs=sizes.epochs,
                           batch_size=sizes.batch_size, max_length=sizes.max_length,
-                          early_stopping_patience=sizes.patience, seed=seed, **changes)
+                          early_stopping_patience=sizes.patience, early_stopping_threshold=sizes.min_improvement,
+                          seed=seed, **changes)
 
 
 def is_saved_model(folder: str | Path) -> bool:
