@@ -32,9 +32,7 @@ OUTPUT_CHECK_EXEMPT: dict[str, str] = {
     "05_fine_tuning.ipynb": "markers converted; not yet run clean under the checker (pretrain)",
     "06_chatbot.ipynb": "markers converted; not yet run clean under the checker (reliability)",
 }
-LESSONS_EXEMPT: dict[str, str] = {name: "lesson checks not yet written (issue 19)" for name in
-                                  ("01_dialogue_data.ipynb", "02_augmentation.ipynb", "03_text_gans.ipynb",
-                                   "04_dialogue_gan.ipynb")}
+LESSONS_EXEMPT: dict[str, str] = {}
 
 KERNEL_SETUP = "from heygen_lib.notebook_output import install_kernel_checks as _c; _c(); del _c"
 
