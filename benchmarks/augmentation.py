@@ -4,7 +4,8 @@
     .venv/bin/python benchmarks/augmentation.py --quick    # small sizes
 
 Prints pairs/second for every augmenter, and three ratios against a straightforward baseline measured in the same run:
-back-translation batched vs one text at a time (tiny offline models: they measure the code path, not MarianMT),
+back-translation batched vs one text at a time (tiny offline models: they measure the code path, not MarianMT; and
+Apertium, one process per batch vs one per text),
 the near-duplicate filter's MinHash-LSH vs comparing every pair exactly, and the kit's Self-BLEU vs NLTK's
 sentence_bleu averaged. Device and sizes are printed with the results.
 """
@@ -20,6 +21,7 @@ from collections.abc import Callable
 import torch
 
 from heygen_lib.augment import augment_pairs
+from heygen_lib.augment.apertium import ApertiumBackTranslator, apertium_available
 from heygen_lib.augment.backtranslate import BackTranslationConfig, BackTranslator
 from heygen_lib.augment.filters import NearDuplicateFilter
 from heygen_lib.augment.perturb import RandomDeletion, RandomInsertion, RandomSwap, SynonymReplacement, Typos
@@ -82,6 +84,14 @@ def main() -> None:
         rates[batch] = n_bt / seconds(lambda: translator.augment(sample, random.Random(0)), repeat=1)
     print(f"\nback-translation (tiny models, max 32 tokens): batch 1 {rates[1]:.1f} texts/s, batch 32 {rates[32]:.1f}"
           f" texts/s: x{rates[32] / rates[1]:.1f}")
+    if apertium_available():
+        apertium, few = ApertiumBackTranslator(), min(16, n_bt)
+        batched = n_bt / seconds(lambda: apertium.augment(sample, random.Random(0)), repeat=1)
+        alone = few / seconds(lambda: [apertium.augment([text], random.Random(0)) for text in sample[:few]], repeat=1)
+        print(f"back-translation (Apertium, rule-based): one batch {batched:.0f} texts/s, one call per text "
+              f"{alone:.1f} texts/s: x{batched / alone:.0f}")
+    else:
+        print("back-translation (Apertium): not installed, skipped (apt-get install apertium apertium-eng-spa)")
 
     pool = list(itertools.islice(itertools.cycle(texts), n_dup))
     rng = random.Random(0)

@@ -67,15 +67,29 @@ def lessons_table(lessons: list[Lesson]) -> str:
     return "\n".join(lines)
 
 
+def read_lessons(path: Path) -> list[dict] | None:
+    """The lessons recorded in one results file (name, value, op, bound, why, holds), or None when there is none."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))["lessons"]
+
+
 def check_lessons(notebook: str, lessons: list[Lesson]) -> str:
-    """Record `lessons` for `notebook`, return their table, and raise `LessonFailed` in strict mode if any fails."""
+    """Record `lessons` for `notebook`, return their table, and raise `LessonFailed` in strict mode if any fails.
+
+    A notebook may check its lessons in several sections: each call adds to the notebook's file (a lesson checked
+    again under the same name replaces its earlier record)."""
     if not lessons:
         raise ValueError(f"{notebook}: no lessons to check")
     folder = lessons_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    record = {"notebook": notebook,
-              "lessons": [{**asdict(lesson), "value": float(lesson.value), "holds": lesson.holds} for lesson in lessons]}
-    (folder / f"{notebook}.lessons.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    path = folder / f"{notebook}.lessons.json"
+    recorded = {lesson["name"]: lesson for lesson in read_lessons(path) or []}
+    recorded |= {lesson.name: {**asdict(lesson), "value": float(lesson.value), "holds": lesson.holds}
+                 for lesson in lessons}
+    record = {"notebook": notebook, "lessons": list(recorded.values())}
+    path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     failed = [lesson for lesson in lessons if not lesson.holds]
     if failed and strict():
         detail = "; ".join(f"{l.name} = {float(l.value):.4g}, must be {l.op} {float(l.bound):.4g}" for l in failed)

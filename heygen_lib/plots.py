@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from heygen_lib.data.cleaning import CleaningReport
 
@@ -96,6 +97,43 @@ def diversity_fidelity(
                 label="real data")
     ax.set(xlabel=f"fidelity: {x}", ylabel=f"diversity: {y}", title="Diversity vs fidelity (numbers: rate)")
     ax.legend(frameon=False, fontsize=8, loc="best")
+    return fig
+
+
+def augmentation_tradeoffs(
+    rows: Sequence[Mapping[str, object]], reference: Mapping[str, object] | None = None,
+    min_similarity: float | None = None, max_perplexity_ratio: float | None = None,
+) -> Figure:
+    """Diversity against meaning (left) and against realism (right, perplexity ratio on a log axis: it sees word
+    order, which the mean-pooled similarity barely does); one line per augmenter through its rates, the real data as
+    a star, a selection rule's limits as dashed lines."""
+    fig = Figure(figsize=(11, 4.3), layout="constrained")
+    left, right = fig.subplots(1, 2, sharey=True)
+    by_augmenter: dict[str, list[Mapping[str, object]]] = {}
+    for row in rows:
+        by_augmenter.setdefault(str(row["augmenter"]), []).append(row)
+    for ax, x in ((left, "similarity to source"), (right, "perplexity vs source")):
+        for augmenter, group in by_augmenter.items():
+            xs, ys = [float(r[x]) for r in group], [float(r["distinct-2"]) for r in group]
+            ax.plot(xs, ys, marker="o", label=augmenter)
+            for r, xi, yi in zip(group, xs, ys):
+                if r.get("rate") is not None:
+                    ax.annotate(f"{r['rate']}", (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7)
+        if reference is not None:
+            ax.plot(float(reference[x]), float(reference["distinct-2"]), marker="*", markersize=14, color="black",
+                    linestyle="", label="real data")
+    if min_similarity is not None:
+        left.axvline(min_similarity, color="grey", linestyle="--", linewidth=1, label="rule's limit")
+    if max_perplexity_ratio is not None:
+        right.axvline(max_perplexity_ratio, color="grey", linestyle="--", linewidth=1, label="rule's limit")
+    right.set_xscale("log")
+    right.xaxis.set_major_locator(FixedLocator([0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 20, 50, 100, 200]))
+    right.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    right.xaxis.set_minor_locator(NullLocator())
+    left.set(xlabel="meaning kept: similarity to source (MiniLM cosine)", ylabel="diversity: distinct-2",
+             title="Diversity vs meaning (numbers: rate)")
+    right.set(xlabel="realism: perplexity / source's perplexity (x, log scale)", title="Diversity vs realism")
+    right.legend(frameon=False, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     return fig
 
 

@@ -28,9 +28,11 @@ class DataSizes:
 class AugmentSizes:
     """Sizes for augmentation (notebook 02)."""
 
-    pairs: int | None = 120  # training pairs each augmenter rewrites; None rewrites all of them
-    # Back-translation models (forward, backward), hub names or folders; None builds tiny offline stand-ins whose
-    # output is noise: they run the same code, nothing more.
+    # Training pairs each candidate rewrites for the measured table (None: all; then the realism LM has seen them).
+    # The selected candidates then rewrite every training pair for the pool.
+    pairs: int | None = 120
+    # Neural back-translation models (forward, backward), hub names or folders, measured beside the rule-based
+    # Apertium round trip (offline, always there once installed); None: no neural back-translation.
     translation: tuple[str, str] | None = None
 
 
@@ -68,6 +70,21 @@ class DialogueGanSizes:
     adversarial_steps: int = 1000
     candidates: int = 2000  # pairs generated for the synthetic export
     keep: int = 500  # best-scoring pairs that go to review
+    # The generator that feeds notebook 05: the pretrained causal LM (`nlg.finetune.base_model`), MLE-fine-tuned on
+    # the real pairs, then trained adversarially (`dialogue_gan.lm_training`).
+    lm_mle_epochs: float = 3  # MLE fine-tuning passes over the real pairs (early stopping on the dev loss)
+    lm_learning_rate: float = 5e-5  # MLE fine-tuning peak learning rate
+    lm_adversarial_lr: float = 1e-5  # the policy's learning rate in adversarial training
+    max_prompt: int = 128  # prompt tokens (oldest context cut first)
+    max_new_tokens: int = 64  # longest generated response in tokens
+    d_fit_steps: int = 400  # discriminator classifier updates before adversarial training
+    lm_adversarial_steps: int = 300
+    contexts_per_step: int = 16
+    samples_per_context: int = 4  # responses per context: the leave-one-out baseline
+    training_seeds: tuple[int, ...] = (0, 1, 2)  # adversarial and control runs, one per seed
+    eval_contexts: int | None = None  # held-out contexts in the comparison; None: all of the test split
+    lm_candidates: int = 2000  # responses generated for the export
+    lm_keep: int = 500  # best by the GAN's discriminator that go to review
 
 
 @dataclass(frozen=True)
@@ -121,14 +138,17 @@ PROFILES = {
     "smoke": Profile(
         "smoke",
         data=DataSizes(max_dialogues=400),
-        augment=AugmentSizes(pairs=120),
+        augment=AugmentSizes(pairs=80),
         gan=GanSizes(mle_epochs=12, d_pretrain_steps=200, adversarial_steps=40, gumbel_steps=80,
                      gumbel_losses=("rsgan", "hinge"), rollouts=4,
                      eval_samples=1000, eval_every=20, noise_repeats=5, large_train=20_000, text_vocab=1000,
                      text_mle_epochs=8, text_adversarial_steps=4),
-        dialogue_gan=DialogueGanSizes(vocab=1000, context_len=32, response_len=20, hidden=128, mle_epochs=8,
+        dialogue_gan=DialogueGanSizes(vocab=1000, context_len=32, response_len=20, hidden=128, mle_epochs=4,
                                       mle_patience=2, d_pretrain_steps=100, adversarial_steps=40, candidates=160,
-                                      keep=40),
+                                      keep=40, lm_mle_epochs=3, lm_learning_rate=1e-3, lm_adversarial_lr=1e-4,
+                                      max_prompt=96, max_new_tokens=48, d_fit_steps=300, lm_adversarial_steps=12,
+                                      contexts_per_step=6, samples_per_context=4, eval_contexts=40,
+                                      lm_candidates=240, lm_keep=60),
         nlg=NlgSizes(model=None, max_length=128, epochs=3, batch_size=16, learning_rate=3e-3, patience=2,
                      min_improvement=0.05,
                      lr_scheduler="constant",
@@ -138,7 +158,7 @@ PROFILES = {
     "full": Profile(
         "full",
         data=DataSizes(max_dialogues=None),
-        augment=AugmentSizes(pairs=None, translation=("Helsinki-NLP/opus-mt-en-de", "Helsinki-NLP/opus-mt-de-en")),
+        augment=AugmentSizes(pairs=400, translation=("Helsinki-NLP/opus-mt-en-de", "Helsinki-NLP/opus-mt-de-en")),
         gan=GanSizes(),
         dialogue_gan=DialogueGanSizes(),
         nlg=NlgSizes(),

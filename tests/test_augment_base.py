@@ -3,7 +3,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from heygen_lib.augment import TextAugmenter, augment_pairs
+from heygen_lib.augment import TextAugmenter, augment_pairs, augmented_pairs_path
+from heygen_lib.augment.base import originals_of
 from heygen_lib.data import Dialogue, Turn, build_pairs
 
 
@@ -77,3 +78,11 @@ def test_rng_is_seeded_per_call():
     again, _ = augment_pairs(pairs(), Draw(), seed=3)
     other, _ = augment_pairs(pairs(), Draw(), seed=4)
     assert first == again and first != other
+
+
+def test_the_context_is_rewritten_by_default_and_each_target_has_its_own_pool_file():
+    new, _ = augment_pairs(pairs(), Shout(ShoutConfig(min_chars=1)))
+    assert all(p.meta["provenance"]["target"] == "context" for p in new) and new
+    assert all(n.response == o.response and n.context != o.context for n, o in zip(new, originals_of(new, pairs())))
+    assert augmented_pairs_path().name == "support_train_augmented_context.jsonl"
+    assert augmented_pairs_path("response") != augmented_pairs_path("context")

@@ -10,34 +10,17 @@ from heygen_lib.colab import BOOTSTRAP_CELL, cell_source, first_code_cell, form_
 from heygen_lib.paths import PROJECT_ROOT
 
 NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-# Notebooks whose owners fix their forms on their own branches (issue 15); remove an entry once it passes.
-FORMS_FIXED_ELSEWHERE = {
-    "04_dialogue_gan.ipynb": "dgan engineer: prose after the spec, and a bare # @param for ACCEPT_ABOVE",
-}
-
-
-def by_name(names: dict[str, str]):
-    return [pytest.param(p, id=p.name, marks=pytest.mark.xfail(reason=names[p.name], strict=True))
-            if p.name in names else pytest.param(p, id=p.name) for p in NOTEBOOKS]
-
-
 def test_there_are_six_notebooks():
     assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06"]
 
 
-# The lead writes the cell into 02-06 after merging (`python -m heygen_lib.colab sync`); then drop this mark.
-NOT_SYNCED_YET = {name: "bootstrap cell synced by the lead after the merge: python -m heygen_lib.colab sync"
-                  for name in ("02_augmentation.ipynb", "03_text_gans.ipynb", "04_dialogue_gan.ipynb",
-                               "05_fine_tuning.ipynb", "06_chatbot.ipynb")}
-
-
-@pytest.mark.parametrize("path", by_name(NOT_SYNCED_YET))
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_notebook_starts_with_the_canonical_bootstrap_cell(path):
     notebook = json.loads(path.read_text(encoding="utf-8"))
     assert cell_source(first_code_cell(notebook)) == BOOTSTRAP_CELL
 
 
-@pytest.mark.parametrize("path", by_name(FORMS_FIXED_ELSEWHERE))
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_param_line_is_one_colab_renders(path):
     assert form_problems(path) == []
 

@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from heygen_lib.lessons import Lesson, LessonFailed, check_lessons
+from heygen_lib.lessons import Lesson, LessonFailed, check_lessons, read_lessons
 
 
 @pytest.fixture
@@ -44,3 +44,16 @@ def test_bounds_are_inclusive_or_strict_as_written():
 def test_unknown_comparison_is_refused():
     with pytest.raises(ValueError, match="op must be one of"):
         Lesson("x", 1, "=<", 2)
+
+
+def test_lessons_checked_in_several_sections_are_all_recorded(run_dir, monkeypatch):
+    monkeypatch.delenv("HEYGEN_LESSONS", raising=False)
+    check_lessons("03_text_gans", [Lesson("every loss finite", 1, "==", 1), Lesson("move / noise", 2.0, ">", 3)])
+    check_lessons("03_text_gans", [Lesson("move / noise", 4.0, ">", 3), Lesson("copy rate", 0.1, "<=", 0.5)])
+    recorded = read_lessons(run_dir / "03_text_gans.lessons.json")
+    assert [(l["name"], l["value"], l["holds"]) for l in recorded] == [
+        ("every loss finite", 1.0, True), ("move / noise", 4.0, True), ("copy rate", 0.1, True)]
+
+
+def test_a_notebook_without_results_reads_as_none(run_dir):
+    assert read_lessons(run_dir / "06_chatbot.lessons.json") is None

@@ -177,7 +177,7 @@ def test_augmenters_are_deterministic_for_a_seed(agent_turns):
 
 def test_augment_pairs_records_the_perturbation_in_provenance():
     turns = (Turn("customer", "where is my parcel?"), Turn("agent", "It left the warehouse this morning."))
-    new, report = augment_pairs(build_pairs([Dialogue("d", turns, "test")]), RandomDeletion(), seed=3)
+    new, report = augment_pairs(build_pairs([Dialogue("d", turns, "test")]), RandomDeletion(), target="response", seed=3)
     assert report.made == 1 and len(words_of(new[0].response.text)) == 5
     assert new[0].meta["provenance"]["params"] == {"rate": 0.1}
 
@@ -244,11 +244,18 @@ def test_replacement_has_the_part_of_speech_of_the_word_it_replaces(wordnet, age
 
 def test_synonym_replacement_edits_only_replaceable_words_and_keeps_casing(wordnet):
     text = "Usually the kettle is in the warehouse."
-    out = SynonymReplacement(SynonymReplacementConfig(rate=1.0)).augment([text], random.Random(0))[0]
-    choices = itertools.product(synonyms("usually"), synonyms("kettle"), synonyms("warehouse"))
+    every_lemma = SynonymReplacementConfig(rate=1.0, min_count=0)  # "boiler" is never tagged as a kettle
+    out = SynonymReplacement(every_lemma).augment([text], random.Random(0))[0]
+    choices = itertools.product(*(synonyms(w, min_count=0) for w in ("usually", "kettle", "warehouse")))
     assert out in {f"{u.capitalize()} the {k} is in the {w}." for u, k, w in choices}
-    shouted = SynonymReplacement(SynonymReplacementConfig(rate=1.0)).augment(["My Kettle, my KETTLE"], random.Random(0))
+    shouted = SynonymReplacement(every_lemma).augment(["My Kettle, my KETTLE"], random.Random(0))
     assert shouted == ["My Boiler, my BOILER"]
+
+
+def test_synonyms_must_be_attested_in_the_sense_they_come_from(wordnet):
+    assert "mean solar day" in synonyms("day", min_count=0) and "mean solar day" not in synonyms("day")
+    assert synonyms("day") == ("twenty-four hours",)  # tagged 3 times in day.n.01
+    assert synonyms("kettle") == () and synonyms("kettle", min_count=0) == ("boiler",)
 
 
 def test_stop_words_masks_numbers_and_ambiguous_words_are_never_replaced(wordnet):
@@ -259,9 +266,10 @@ def test_stop_words_masks_numbers_and_ambiguous_words_are_never_replaced(wordnet
 
 def test_insertion_adds_a_synonym_of_the_texts_own_words(wordnet):
     text = "the kettle is in the warehouse"
-    inserted = set(synonyms("kettle")) | set(synonyms("warehouse"))
+    inserted = set(synonyms("kettle", min_count=0)) | set(synonyms("warehouse", min_count=0))
+    assert inserted
     for seed in range(10):
-        out = RandomInsertion().augment([text], random.Random(seed))[0]
+        out = RandomInsertion(RandomInsertionConfig(min_count=0)).augment([text], random.Random(seed))[0]
         assert any(out.replace(f"{s} ", "", 1) == text or out.replace(f" {s}", "", 1) == text for s in inserted), out
 
 

@@ -1,8 +1,9 @@
 """Back-translation: translate a turn into a pivot language and back, to get a paraphrase.
 
 Two `transformers` translation models do the work, by default the MarianMT pair opus-mt-en-de / opus-mt-de-en
-(about 300 MB each, downloaded from the Hugging Face hub on first use). Offline, `heygen_lib.tiny_models` makes a
-stand-in pair that runs the same code but translates into noise.
+(about 300 MB each, downloaded from the Hugging Face hub on first use). Offline, `heygen_lib.augment.apertium` does
+back-translation with a rule-based engine instead; `heygen_lib.tiny_models` makes an untrained stand-in pair that only
+exercises this code in the tests (it translates into noise).
 
 Decoding matters more than the models. Marian's checkpoints default to beam search with 4 beams, which returns the
 single most likely translation: back again, that is often the input itself. Sampling (as UDA did, at temperature
@@ -21,6 +22,7 @@ import torch
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from heygen_lib.augment.base import TextAugmenter
+from heygen_lib.augment.protect import broken_spans
 from heygen_lib.profile import device as default_device
 
 
@@ -70,7 +72,8 @@ class BackTranslationConfig:
 class BackTranslator(TextAugmenter):
     """Paraphrases by translating to a pivot language and back (`BackTranslationConfig` says how).
 
-    A rewrite is None for an empty or whitespace-only text, and where a translation comes back empty. Outputs are
+    A rewrite is None for an empty or whitespace-only text, where a translation comes back empty, and where it lost a
+    protected span (`heygen_lib.augment.protect`: a neural model may round "$54.90" or drop an order id). Outputs are
     deterministic for a given `rng` state, input list and batch size (sorting by length decides the batches).
     """
 
@@ -83,7 +86,8 @@ class BackTranslator(TextAugmenter):
         self.backward = _load(self.config.backward, self.device, self.config.max_length)
 
     def augment(self, texts: Sequence[str], rng: random.Random) -> list[str | None]:
-        return self.round_trip(texts, rng)[1]
+        back = self.round_trip(texts, rng)[1]
+        return [new if new is None or not broken_spans(text, new) else None for text, new in zip(texts, back)]
 
     def round_trip(self, texts: Sequence[str], rng: random.Random) -> tuple[list[str | None], list[str | None]]:
         """The pivot translations and the back-translations, both in input order."""

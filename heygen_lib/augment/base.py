@@ -67,19 +67,25 @@ class AugmentReport:
                 f"{self.unchanged} came back unchanged")
 
 
-def augmented_pairs_path() -> Path:
-    """Where notebook 02 writes its filtered augmented training pairs, and notebook 05 reads them."""
-    return artifacts_dir() / "augmented" / "support_train_augmented.jsonl"
+def augmented_pairs_path(target: Target = "context") -> Path:
+    """Where notebook 02 writes its rule-selected augmented training pairs for `target`, and notebook 05 reads them:
+    the context pool (the default: the model's input perturbed, its responses clean) or the response pool."""
+    if target not in ("context", "response", "both"):
+        raise ValueError(f"target must be 'context', 'response' or 'both', got {target!r}")
+    return artifacts_dir() / "augmented" / f"support_train_augmented_{target}.jsonl"
 
 
 def augment_pairs(
     pairs: Sequence[Pair],
     augmenter: TextAugmenter,
-    target: Target = "response",
+    target: Target = "context",
     copies: int = 1,
     seed: int = 0,
 ) -> tuple[list[Pair], AugmentReport]:
-    """New pairs whose context, response or both are rewritten; the pair structure and speakers are kept.
+    """New pairs whose context (the default), response or both are rewritten; the pair structure and speakers are kept.
+
+    The context by default: a fine-tuned model learns to write its training responses, so rewriting those teaches it
+    the augmenter's slips; a rewritten context only teaches it to read varied input.
 
     Each new pair's ``meta["provenance"]`` names the augmenter, its parameters, the seed, the target and the pair it
     came from. A pair whose target could not be rewritten, or came back identical, yields nothing (and is counted).

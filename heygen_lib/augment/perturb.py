@@ -14,8 +14,9 @@ Where this differs from EDA's own code, which lower-cases the text and strips al
 * Punctuation, numbers and casing are kept. Edits move whole words and leave the spaces and punctuation between them
   in place; a replaced "Kettle" becomes "Boiler", and a sentence still starts with a capital after a swap (a name
   that starts a sentence is taken for a sentence capital, and loses it if it moves).
-* Masks from cleaning (``<email>``, ``<url>``, ``<phone>``), numbers and codes with digits (``BC-4821937``) are never
-  edited, moved or deleted; nor are negations ("not", "never", "don't"), as moving or dropping one flips the meaning.
+* Protected spans (`heygen_lib.augment.protect`: masks, e-mails, URLs, dates, amounts with their units, codes such
+  as ``BC-4821937``, the data's product names) are single units that are never edited, moved, re-cased, deleted or
+  entered by an inserted word; numbers are never edited either; nor are negations ("not", "never", "don't"), as moving or dropping one flips the meaning.
   Stop words are never replaced or used for insertion (as in EDA).
 * A synonym has the part of speech of the word it replaces. Offline there is no part-of-speech tagger, so only
   words WordNet reads in one dominant part of speech qualify (`word_pos`): "kettle" (a noun) does, "order" (a noun
@@ -38,6 +39,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from heygen_lib.augment.base import TextAugmenter
+from heygen_lib.augment.protect import with_protected
 from heygen_lib.augment.wordnet import load_wordnet
 
 if TYPE_CHECKING:
@@ -79,13 +81,15 @@ _SYNONYM_FORM = re.compile(r"[a-z]+(?:[-_'][a-z]+)*")  # lower case, no digits: 
 
 
 class _Unit:
-    """One word, number or mask. A capital that only marks a sentence start is taken off and put back on render."""
+    """One word, number, mask or protected span. A capital that only marks a sentence start is taken off and put back
+    on render; a protected span is never edited, moved or re-cased."""
 
-    __slots__ = ("text", "editable", "sentence_capital", "was_start")
+    __slots__ = ("text", "editable", "protected", "sentence_capital", "was_start")
 
-    def __init__(self, text: str, at_start: bool = False):
+    def __init__(self, text: str, at_start: bool = False, protected: bool = False):
         lower = text.lower()
-        self.editable = bool(_LETTERS.fullmatch(text)) and not _is_negation(lower)
+        self.protected = protected
+        self.editable = not protected and bool(_LETTERS.fullmatch(text)) and not _is_negation(lower)
         self.was_start = at_start
         capitalised = text[:1].isupper() and text[1:] == text[1:].lower()
         self.sentence_capital = at_start and self.editable and capitalised and lower not in _ALWAYS_CAPITAL
@@ -103,11 +107,12 @@ class _Words:
         self.gaps: list[str] = []
         self.units: list[_Unit] = []
         end = 0
-        for match in _UNIT.finditer(text):
-            gap = text[end : match.start()]
+        for start, stop, protected in _unit_spans(text):
+            gap = text[end:start]
             self.gaps.append(gap)
-            self.units.append(_Unit(match.group(), at_start=not self.units or bool(_SENTENCE_END.search(gap))))
-            end = match.end()
+            at_start = not self.units or bool(_SENTENCE_END.search(gap))
+            self.units.append(_Unit(text[start:stop], at_start, protected))
+            end = stop
         self.gaps.append(text[end:])
         # Does the writer capitalise sentences? Then a word moved to a sentence start gets a capital too.
         self.capitalises = any(u.sentence_capital or (u.was_start and u.text[:1].isupper()) for u in self.units)
@@ -141,10 +146,15 @@ class _Words:
         parts = [self.gaps[0]]
         for i, unit in enumerate(self.units):
             text = unit.text
-            if self.starts_sentence(i) and (unit.sentence_capital or (self.capitalises and not unit.was_start)):
+            if not unit.protected and self.starts_sentence(i) and (unit.sentence_capital or (self.capitalises and not unit.was_start)):
                 text = text[:1].upper() + text[1:]
             parts += [text, self.gaps[i + 1]]
         return "".join(parts)
+
+
+def _unit_spans(text: str) -> list[tuple[int, int, bool]]:
+    """(start, end, protected) of each unit of `text`: its words, a protected span whole with any word it touches."""
+    return with_protected(text, [match.span() for match in _UNIT.finditer(text)])
 
 
 def _recase(word: str, like: str) -> str:
@@ -183,20 +193,23 @@ def word_pos(word: str, min_share: float = 0.9) -> str | None:
 
 
 @functools.cache
-def synonyms(word: str, max_senses: int | None = 1, min_pos_share: float = 0.9) -> tuple[str, ...]:
+def synonyms(word: str, max_senses: int | None = 1, min_pos_share: float = 0.9, min_count: int = 1) -> tuple[str, ...]:
     """WordNet synonyms of `word` with its part of speech (`word_pos`), from its `max_senses` most frequent senses
-    (None: all). Each synonym is read in that part of speech too; it is lower case, one word or several ("give
-    thanks"), never a name or a number. Empty when `word` does not qualify."""
+    (None: all; WordNet orders a word's senses by how often they were tagged). Each synonym is read in that part of
+    speech too, and was itself tagged in that sense at least `min_count` times (`Lemma.count()`): "day" keeps
+    "twenty-four hours" (3) and loses "mean solar day" (0), a sense's technical names that nobody writes in chat.
+    Lower case, one word or several ("give thanks"), never a name or a number. Empty when `word` does not qualify."""
     pos = word_pos(word, min_pos_share)
     if pos is None:
         return ()
     key = word.lower().replace(" ", "_")
     senses = [s for s in load_wordnet().synsets(key, pos) if any(lemma.name().lower() == key for lemma in s.lemmas())]
     found = (
-        name
+        lemma.name()
         for synset in senses[:max_senses]
-        for name in synset.lemma_names()
-        if name.lower() != key and _SYNONYM_FORM.fullmatch(name) and word_pos(name, min_pos_share) == pos
+        for lemma in synset.lemmas()
+        if lemma.name().lower() != key and _SYNONYM_FORM.fullmatch(lemma.name())
+        and (min_count == 0 or lemma.count() >= min_count) and word_pos(lemma.name(), min_pos_share) == pos
     )
     return tuple(dict.fromkeys(name.replace("_", " ") for name in found))
 
@@ -219,6 +232,10 @@ class SynonymReplacementConfig:
     # still leaves a replaceable word in 92% of turns (2 senses: 97%, all: 98%).
     max_senses: int | None = 1
     min_pos_share: float = 0.9  # how clearly one part of speech must dominate a word's senses (see `word_pos`)
+    # A synonym must itself be tagged in that sense this often in WordNet's corpus (0: any lemma of the sense, as
+    # EDA). 1 drops a sense's rare, technical names ("day" -> "mean solar day"); data/synonym_judgements.jsonl
+    # measures how often each setting changes a sentence's meaning (notebook 02).
+    min_count: int = 1
 
     def __post_init__(self) -> None:
         _check_rate(self.rate)
@@ -232,6 +249,7 @@ class RandomInsertionConfig:
     rate: float = 0.1  # insertions per word of the text (EDA's alpha_ri); at least one
     max_senses: int | None = 1  # as in `SynonymReplacementConfig`
     min_pos_share: float = 0.9
+    min_count: int = 1
 
     def __post_init__(self) -> None:
         _check_rate(self.rate)
@@ -311,7 +329,7 @@ class _SynonymEdit(_WordEdit):
         lower = unit.text.lower()
         if not unit.editable or len(lower) < 3 or lower in STOP_WORDS:
             return ()
-        return synonyms(lower, self.config.max_senses, self.config.min_pos_share)
+        return synonyms(lower, self.config.max_senses, self.config.min_pos_share, self.config.min_count)
 
 
 class SynonymReplacement(_SynonymEdit):

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from heygen_lib.augment.base import AugmentReport, DialogueAugmenter, TextAugmenter, provenance
+from heygen_lib.augment.protect import inside, protected_spans, with_protected
 from heygen_lib.data.dialogue import Dialogue, Turn
 
 # --- Sentences ---------------------------------------------------------------------------------------------------
@@ -39,10 +40,11 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     sentence; "..." and "…" end one only before a capital ("I waited... Nothing came." is two, "wait... what" one);
     a full stop ends one before any word, capitalised or not (chat often is not), except after a title or "e.g."-like
     abbreviation, and after "etc." or dotted letters ("U.S.", "p.m.") only before a capital. A boundary needs
-    whitespace after it (so "1.7L" and "...yes" stay whole), except after 。！？. Punctuation-only sentences ("!!!")
-    join the next one.
+    whitespace after it (so "1.7L" and "...yes" stay whole), except after 。！？, and it never falls inside a protected
+    span (`heygen_lib.augment.protect`). Punctuation-only sentences ("!!!") join the next one.
     """
     spans: list[tuple[int, int]] = []
+    protected = protected_spans(text)
     start = _SPACE.match(text).end()
     first_letter = _LETTER_OR_DIGIT.search(text, start)  # has the sentence begun with a word yet?
     for match in _END.finditer(text):
@@ -55,6 +57,8 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         if first_letter is None or first_letter.start() >= match.start():
             continue
         if not _ends_sentence(_previous_word(text, start, match.start()), terminator, text, following):
+            continue
+        if inside(match.end(), protected):  # "Jun. 4", "Mon. 3 June": a date's full stop ends nothing
             continue
         spans.append((start, match.end()))
         start = following
@@ -155,7 +159,7 @@ class WordReversal(TextAugmenter):
     """Reverses the order of the words in each utterance.
 
     A word keeps its inner apostrophes, dots and hyphens ("don't", "1.7L", "BC-4821937"), and abbreviations their
-    dot ("e.g.", "Dr."); masks such as ``<email>`` are words (they move whole); capitals stay on their words ("you,
+    dot ("e.g.", "Dr."); a protected span ("$54.90", "jo@example.com", "March 3rd, 2024") moves as one word; masks such as ``<email>`` are words (they move whole); capitals stay on their words ("you,
     are how Hi?") rather than being fixed up, so the output is exactly what reversal makes. Reversing twice gives
     back the original text for ``per_sentence=False``, wherever words are parted by a space or a mark as in written
     text ("<email>hi" or "e.g..hi" are not). Scripts written without spaces (Chinese, Japanese) count one word per
@@ -184,22 +188,34 @@ class WordReversal(TextAugmenter):
         return "".join(pieces) + text[position:] if reversed_any else None
 
     def _reverse_span(self, text: str) -> str | None:
-        tokens = list(_TOKEN.finditer(text))
-        is_word = [token.group("word") is not None for token in tokens]
-        if sum(is_word) < 2:
+        tokens = _tokens(text)
+        words = [text[start:end] for start, end, word in tokens if word]
+        if len(words) < 2:
             return None
         if self.config.punctuation == "move":
-            gaps = [text[a.end() : b.start()] for a, b in zip(tokens, tokens[1:])]
-            mirrored = [tokens[-1].group()]
-            for gap, token in zip(reversed(gaps), reversed(tokens[:-1])):
-                mirrored += [gap, token.group()]
-            return text[: tokens[0].start()] + "".join(mirrored) + text[tokens[-1].end() :]
-        words = reversed([token.group() for token, word in zip(tokens, is_word) if word])
+            gaps = [text[a[1] : b[0]] for a, b in zip(tokens, tokens[1:])]
+            mirrored = [text[tokens[-1][0] : tokens[-1][1]]]
+            for gap, (start, end, _) in zip(reversed(gaps), reversed(tokens[:-1])):
+                mirrored += [gap, text[start:end]]
+            return text[: tokens[0][0]] + "".join(mirrored) + text[tokens[-1][1] :]
+        backwards = reversed(words)
         pieces, position = [], 0
-        for token, word in zip(tokens, is_word):
-            pieces += [text[position : token.start()], next(words) if word else token.group()]
-            position = token.end()
+        for start, end, word in tokens:
+            pieces += [text[position:start], next(backwards) if word else text[start:end]]
+            position = end
         return "".join(pieces) + text[position:]
+
+
+def _tokens(text: str) -> list[tuple[int, int, bool]]:
+    """(start, end, is_word) of each token of `text`; a protected span is one word, whatever is inside it, and a run
+    of marks is cut where a protected span begins or ends (",$23.80": "," and "$23.80")."""
+    cuts = sorted({edge for span in protected_spans(text) for edge in span})
+    matches: dict[tuple[int, int], bool] = {}
+    for match in _TOKEN.finditer(text):
+        word, (start, end) = match.group("word") is not None, match.span()
+        edges = [start, *(cut for cut in cuts if start < cut < end and not word), end]
+        matches.update({(a, b): word for a, b in zip(edges, edges[1:])})
+    return [(start, end, protected or matches[start, end]) for start, end, protected in with_protected(text, matches)]
 
 
 # --- Speakers ----------------------------------------------------------------------------------------------------

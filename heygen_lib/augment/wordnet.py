@@ -112,6 +112,15 @@ def load_wordnet() -> WordNetCorpusReader:
     return wordnet
 
 
+def wordnet_available() -> bool:
+    """Whether `load_wordnet` finds WordNet (the kit's copy or NLTK's download)."""
+    try:
+        load_wordnet()
+    except WordNetMissing:
+        return False
+    return True
+
+
 def main() -> int:
     """Set up WordNet in ``.nltk_data/`` from Debian's packages; say how to get it when they are missing."""
     try:

@@ -23,14 +23,15 @@ Li et al. also credit each token separately with Monte-Carlo rollouts (their REG
 version of that is `heygen_lib.gan.rewards`, and this trainer keeps the whole-response reward.
 
 `save` writes weights, optimiser states, counters, random states, the baseline and the history; `load` resumes.
-Checkpoints hold only tensors and plain values and load with ``torch.load(weights_only=True)``.
+Checkpoints hold only tensors and plain values and load with ``torch.load(weights_only=True)``; their layout and
+the guarded update step are shared with the other adversarial trainers (`heygen_lib.adversarial_state`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -38,7 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import trange
 
-from heygen_lib.checkpoints import global_rng_state, read_checkpoint, restore_global_rng, write_checkpoint
+from heygen_lib.adversarial_state import check_finite, guarded_update, restore_trainer_state, save_trainer
 from heygen_lib.dialogue_gan.data import PAD_ID, EncodedPairs
 from heygen_lib.dialogue_gan.discriminator import PairDiscriminator
 from heygen_lib.dialogue_gan.evaluation import nll
@@ -46,7 +47,6 @@ from heygen_lib.dialogue_gan.generator import Seq2SeqGenerator
 from heygen_lib.dialogue_gan.negatives import KINDS, NegativeMix, mismatched_indices, reversed_responses
 from heygen_lib.gan.generators import eval_mode
 from heygen_lib.gan.text_data import Vocabulary
-from heygen_lib.gan.training import TrainingDiverged
 
 Record = dict[str, float | int | str]
 
@@ -141,17 +141,11 @@ class DialogueGANTrainer:
         return among[torch.randint(len(among), (n,), generator=self.data_rng)]
 
     def _update(self, optimizer: str, loss: torch.Tensor, module: nn.Module) -> None:
-        self._check(optimizer, loss=loss.item())
-        self.optimizers[optimizer].zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(module.parameters(), self.config.clip)
-        self.optimizers[optimizer].step()
+        guarded_update(self.optimizers[optimizer], loss, module.parameters(), self.config.clip, optimizer,
+                       f"steps {self.steps}")
 
     def _check(self, phase: str, **values: float) -> None:
-        for name, value in values.items():
-            if isinstance(value, float) and not math.isfinite(value):
-                raise TrainingDiverged(f"{phase} {name} is {value} at steps {self.steps}: lower the learning rates "
-                                       "or resume from the last checkpoint")
+        check_finite(phase, f"steps {self.steps}", **values)
 
     def _record(self, phase: str, **values: float) -> Record:
         self._check(phase, **values)
@@ -251,33 +245,20 @@ class DialogueGANTrainer:
     # --- checkpoints ----------------------------------------------------------------------------------------
 
     def save(self, path: str | Path) -> Path:
-        """Everything needed to resume, in one file of tensors and plain values (atomic write)."""
-        state = {
-            "config": asdict(self.config),
-            **global_rng_state(),  # dropout draws from the global generators
-            "generator": self.generator.state_dict(),
-            "discriminator": self.discriminator.state_dict(),
-            "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
-            "steps": dict(self.steps),
-            "baseline": self.baseline,
-            "history": self.history,
-            "data_rng": self.data_rng.get_state(),
-            "sample_rng": self.sample_rng.get_state(),
-        }
-        return write_checkpoint(state, path)
+        """Everything needed to resume, in one file of tensors and plain values (atomic write; the layout all
+        adversarial trainers share, `heygen_lib.adversarial_state`)."""
+        return save_trainer(path, self.config, *self._parts(), steps=dict(self.steps), baseline=self.baseline,
+                            history=self.history)
 
     def load(self, path: str | Path) -> DialogueGANTrainer:
         """Restore a checkpoint written by `save` into this trainer (same model shapes and config)."""
-        state = read_checkpoint(path, self.device, self.config)
-        self.generator.load_state_dict(state["generator"])
-        self.discriminator.load_state_dict(state["discriminator"])
-        for name, optimizer in self.optimizers.items():
-            optimizer.load_state_dict(state["optimizers"][name])
+        state = restore_trainer_state(path, self.device, self.config, *self._parts())
         self.steps, self.history, self.baseline = dict(state["steps"]), list(state["history"]), state["baseline"]
-        restore_global_rng(state)
-        self.data_rng.set_state(state["data_rng"].cpu())
-        self.sample_rng.set_state(state["sample_rng"].cpu())
         return self
+
+    def _parts(self):
+        return ({"generator": self.generator, "discriminator": self.discriminator}, self.optimizers,
+                {"data_rng": self.data_rng, "sample_rng": self.sample_rng})
 
 
 def train_mle(trainer: DialogueGANTrainer, epochs: int, patience: int | None = None) -> list[Record]:

@@ -27,23 +27,19 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from heygen_lib.checkpoints import global_rng_state, read_checkpoint, restore_global_rng, write_checkpoint
+from heygen_lib.adversarial_state import TrainingDiverged, restore_trainer_state, save_trainer
 from heygen_lib.gan.generators import TextGenerator, VAEGenerator, eval_mode, kl_annealing
 from heygen_lib.gan.losses import LOSSES, gradient_penalty, make_optimizer, policy_gradient_loss
 from heygen_lib.gan.rewards import rollout_rewards
 
 Record = dict[str, Any]
-
-
-class TrainingDiverged(RuntimeError):
-    """A loss became NaN or infinite."""
 
 
 @dataclass(frozen=True)
@@ -297,33 +293,21 @@ class GANTrainer:
     # --- checkpoints ----------------------------------------------------------------------------------------
 
     def save(self, path: str | Path) -> Path:
-        """Everything needed to resume, in one file of tensors and plain values (atomic write)."""
-        state = {
-            "config": asdict(self.config),
-            **global_rng_state(),  # dropout draws from the global generators
-            "generator": self.generator.state_dict(),
-            "discriminator": self.discriminator.state_dict(),
-            "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
-            "steps": dict(self.steps),
-            "planned_adversarial_steps": self.planned_adversarial_steps or 0,
-            "history": self.history,
-            "data_rng": self.data_rng.get_state(),
-        }
-        return write_checkpoint(state, path)
+        """Everything needed to resume, in one file of tensors and plain values (atomic write; the layout all
+        adversarial trainers share, `heygen_lib.adversarial_state`)."""
+        return save_trainer(path, self.config, *self._parts(), steps=dict(self.steps),
+                            planned_adversarial_steps=self.planned_adversarial_steps or 0, history=self.history)
 
     def load(self, path: str | Path) -> GANTrainer:
         """Restore a checkpoint written by `save` into this trainer (same model shapes and config)."""
-        state = read_checkpoint(path, self.device, self.config)
-        self.generator.load_state_dict(state["generator"])
-        self.discriminator.load_state_dict(state["discriminator"])
-        for name, optimizer in self.optimizers.items():
-            optimizer.load_state_dict(state["optimizers"][name])
+        state = restore_trainer_state(path, self.device, self.config, *self._parts())
         self.steps, self.history = dict(state["steps"]), list(state["history"])
         self.planned_adversarial_steps = state.get("planned_adversarial_steps") or None
-        restore_global_rng(state)
-        self.data_rng.set_state(state["data_rng"].cpu())
         return self
 
+    def _parts(self):
+        return ({"generator": self.generator, "discriminator": self.discriminator}, self.optimizers,
+                {"data_rng": self.data_rng})
 
 
 def train_mle(trainer: GANTrainer, epochs: int, metrics: Callable[[TextGenerator], dict[str, float]] | None = None,

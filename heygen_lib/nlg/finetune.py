@@ -27,7 +27,9 @@ import torch
 from transformers.utils import logging as hf_logging
 from transformers import (AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer,
                           EarlyStoppingCallback, PrinterCallback, Trainer, TrainerCallback, TrainingArguments)
+from transformers.trainer_utils import get_last_checkpoint
 
+from heygen_lib import distributed
 from heygen_lib.data.pairs import Pair
 from heygen_lib.gan.training import TrainingDiverged
 from heygen_lib.nlg.dialogue_format import DialogueFormat, add_format_tokens
@@ -37,7 +39,7 @@ from heygen_lib.profile import NlgSizes, Profile, active_profile
 from heygen_lib.profile import device as default_device
 from heygen_lib.tiny_models import build_tiny_causal_lm
 
-FREEZE_STRATEGIES = ("none", "top-k", "head")
+FREEZE_STRATEGIES = ("none", "top-k", "head", "lora")
 OPTIMIZERS = {"adamw": "adamw_torch", "sgd": "sgd"}  # our name -> Trainer's `optim`
 PRECISIONS = ("auto", "no", "fp16", "bf16")
 
@@ -78,7 +80,8 @@ class FineTuneConfig:
     learning_rate: float = 5e-5  # peak rate, reached after warm-up; a tiny model trained from scratch wants ~1e-2
     warmup_ratio: float = 0.1  # share of the optimizer steps spent raising the rate linearly from 0 to its peak
     lr_scheduler: str = "linear"  # after warm-up: "linear" decay to 0, "cosine", or "constant"
-    batch_size: int = 16  # rows per forward pass (per device)
+    # rows per forward pass, summed over processes: under torchrun each of N processes takes batch_size / N
+    batch_size: int = 16
     gradient_accumulation: int = 1  # forward passes per optimizer step: the effective batch is batch_size x this
     epochs: float = 3.0  # passes over the training rows; an upper bound, early stopping may end sooner
     max_steps: int | None = None  # optimizer steps; when set it replaces `epochs` (the ablation's equal budget)
@@ -92,9 +95,12 @@ class FineTuneConfig:
     # Which parameters train. "none": all of them. "top-k": the top `top_k` transformer blocks (of the decoder, in
     # an encoder-decoder), the final layer norm and the LM head. "head": the LM head only. GPT-2 ties its LM head to
     # the input token embedding (one matrix), so training the head also changes the embedding of every input token,
-    # in "top-k" and "head" alike.
+    # in "top-k" and "head" alike. "lora": every weight frozen, a trained low-rank update beside each linear layer
+    # (`heygen_lib.nlg.lora`), merged back into the weights when training ends.
     freeze: str = "none"
     top_k: int = 2  # blocks trained when freeze == "top-k" (distilgpt2 has 6)
+    lora_rank: int = 8  # rank r of each LoRA update (freeze == "lora"); its scale is lora_alpha / r
+    lora_alpha: float = 16.0
     max_length: int = 256  # tokens per row; longer pairs lose their oldest context first (`rows`)
     seed: int = 0  # data order and dropout (Trainer seeds python, numpy and torch with it)
     mixed_precision: str = "auto"  # "auto": bf16 on GPUs that have it, else fp16; "no", "fp16", "bf16"; CPU: fp32
@@ -102,6 +108,9 @@ class FineTuneConfig:
     group_by_length: bool = True  # batch rows of similar length: less padding, slightly less random batches
     logging_steps: int = 5  # optimizer steps between training-loss records
     report_to: str = "none"  # "none" or "tensorboard" (event files under output_dir/runs); never a surprise wandb
+    # checkpoints also keep optimizer, scheduler and random states, and a run continues from the newest checkpoint
+    # in output_dir (an interrupted run, started again, ends where it would have ended)
+    resume: bool = False
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -112,7 +121,7 @@ class FineTuneConfig:
             raise ValueError(f"mixed_precision must be one of {PRECISIONS}, got {self.mixed_precision!r}")
         if self.report_to not in ("none", "tensorboard"):
             raise ValueError(f"report_to must be 'none' or 'tensorboard', got {self.report_to!r}")
-        for name in ("batch_size", "gradient_accumulation", "evals_per_epoch", "logging_steps", "top_k"):
+        for name in ("batch_size", "gradient_accumulation", "evals_per_epoch", "logging_steps", "top_k", "lora_rank"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.max_steps is None and self.epochs <= 0:
@@ -242,8 +251,8 @@ def transformer_blocks(model: torch.nn.Module) -> torch.nn.ModuleList:
 def freeze_layers(model: torch.nn.Module, strategy: str, top_k: int = 2) -> int:
     """Make only the parameters `strategy` trains require gradients (see `FineTuneConfig.freeze`); returns their
     number. Frozen parameters get no gradient, so the optimizer never changes them."""
-    if strategy not in FREEZE_STRATEGIES:
-        raise ValueError(f"freeze must be one of {FREEZE_STRATEGIES}, got {strategy!r}")
+    if strategy not in FREEZE_STRATEGIES or strategy == "lora":  # LoRA adds parameters: `fine_tune` does it
+        raise ValueError(f"freeze_layers takes one of {FREEZE_STRATEGIES[:-1]}, got {strategy!r}")
     train_all = strategy == "none"
     for parameter in model.parameters():
         parameter.requires_grad_(train_all)
@@ -323,17 +332,21 @@ class _Records(TrainerCallback):
         self.sinks, self.history = list(sinks), []
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        logs = logs or {}
-        base = {"step": state.global_step, "epoch": round(state.epoch or 0.0, 3)}
-        if "loss" in logs:
-            record = {"phase": "train", **base, "loss": float(logs["loss"]), "lr": float(logs.get("learning_rate", 0))}
-        elif "eval_loss" in logs:
-            record = {"phase": "dev", **base, "loss": float(logs["eval_loss"])}
-        else:
+        record = self.record(logs or {}, state.global_step, state.epoch)
+        if record is None:
             return  # the end-of-training summary repeats what the records already hold
         self.history.append(record)
         for sink in self.sinks:
             sink(record)
+
+    @staticmethod
+    def record(logs: dict, step: int, epoch: float | None) -> dict | None:
+        base = {"step": step, "epoch": round(epoch or 0.0, 3)}
+        if "loss" in logs:
+            return {"phase": "train", **base, "loss": float(logs["loss"]), "lr": float(logs.get("learning_rate", 0))}
+        if "eval_loss" in logs:
+            return {"phase": "dev", **base, "loss": float(logs["eval_loss"])}
+        return None
 
 
 class StopOnNonFiniteLoss(TrainerCallback):
@@ -385,6 +398,9 @@ def fine_tune(
     `callbacks`: functions called with every loss record (a `LivePlot`), or `TrainerCallback`s for the Trainer.
     `output_dir` receives checkpoints while training (removed at the end: only the best weights, loaded back into
     `model`, matter) and TensorBoard event files when ``report_to="tensorboard"``.
+
+    Under torchrun or ``accelerate launch`` every process calls this with the same arguments; Trainer splits each
+    batch over them (`distributed`) and only rank 0 writes checkpoints and event files.
     """
     if not train or not dev:
         raise ValueError(f"fine-tuning needs training and dev pairs, got {len(train)} and {len(dev)}")
@@ -392,7 +408,14 @@ def fine_tune(
     started = time.perf_counter()
     if config.dropout is not None:
         set_dropout(model, config.dropout)
-    trainable = freeze_layers(model, config.freeze, config.top_k)
+    trained = model
+    if config.freeze == "lora":
+        from heygen_lib.nlg.lora import with_lora
+
+        trained = with_lora(model, tokenizer, config.lora_rank, config.lora_alpha, seed=config.seed)
+        trainable = sum(p.numel() for p in trained.parameters() if p.requires_grad)
+    else:
+        trainable = freeze_layers(model, config.freeze, config.top_k)
     train_rows, train_report = encode_pairs(tokenizer, train, config.max_length, fmt, is_seq2seq(model))
     dev_rows, dev_report = encode_pairs(tokenizer, dev, config.max_length, fmt, is_seq2seq(model))
     total = planned_steps(len(train_rows), config)
@@ -401,16 +424,19 @@ def fine_tune(
         output_dir=str(output_dir), seed=config.seed, data_seed=config.seed,
         optim=OPTIMIZERS[config.optimizer], learning_rate=config.learning_rate, weight_decay=config.weight_decay,
         lr_scheduler_type=config.lr_scheduler, warmup_ratio=config.warmup_ratio,
-        per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.batch_size,
+        per_device_train_batch_size=distributed.per_process_batch(config.batch_size),
+        per_device_eval_batch_size=distributed.per_process_batch(config.batch_size),
         gradient_accumulation_steps=config.gradient_accumulation, max_steps=total,
         eval_strategy="steps", eval_steps=every, eval_on_start=True, save_strategy="steps", save_steps=every,
-        save_total_limit=1, save_only_model=True, load_best_model_at_end=True,
+        save_total_limit=1, save_only_model=not config.resume, load_best_model_at_end=True,
         metric_for_best_model="eval_loss", greater_is_better=False,
         logging_strategy="steps", logging_steps=config.logging_steps, logging_nan_inf_filter=False,
         report_to=config.report_to,
         gradient_checkpointing=config.gradient_checkpointing, group_by_length=config.group_by_length,
         remove_unused_columns=False, dataloader_num_workers=0, dataloader_pin_memory=torch.cuda.is_available(),
         disable_tqdm=not progress,
+        use_cpu=not torch.cuda.is_available(),  # without it, processes on CPUs would each train alone, not together
+        ddp_find_unused_parameters=False,  # frozen parameters need no gradient; the others are all used
         **precision_flags(config.mixed_precision),
     )
     records = _Records([c for c in callbacks if not isinstance(c, TrainerCallback)])
@@ -418,7 +444,7 @@ def fine_tune(
     if config.early_stopping_patience:
         trainer_callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience,
                                                        early_stopping_threshold=config.early_stopping_threshold))
-    trainer = _trainer(model, tokenizer, args=args, data_collator=collator_for(tokenizer), train_dataset=train_rows,
+    trainer = _trainer(trained, tokenizer, args=args, data_collator=collator_for(tokenizer), train_dataset=train_rows,
                        eval_dataset=dev_rows, callbacks=trainer_callbacks)
     if not progress:
         trainer.remove_callback(PrinterCallback)  # it would print every log record
@@ -430,12 +456,21 @@ def fine_tune(
         log.addFilter(notices)
     try:
         with quiet_file_progress():
-            trainer.train()
+            trainer.train(resume_from_checkpoint=get_last_checkpoint(str(output_dir)) if config.resume else None)
     finally:
         for log in loggers:
             log.removeFilter(notices)
-    for checkpoint in output_dir.glob("checkpoint-*"):
-        shutil.rmtree(checkpoint)
+    if config.freeze == "lora":
+        from heygen_lib.nlg.lora import merge_lora
+
+        merge_lora(trained)  # `model` holds the merged weights: a plain model again
+    distributed.wait_for_everyone()  # every process has loaded the best checkpoint before rank 0 removes it
+    if distributed.is_main():
+        for checkpoint in output_dir.glob("checkpoint-*"):
+            shutil.rmtree(checkpoint)
+    if config.resume:  # the records from before an interruption live in the restored Trainer state
+        records.history = [r for e in trainer.state.log_history
+                           if (r := _Records.record(e, e.get("step", 0), e.get("epoch"))) is not None]
     # The Trainer kept the checkpoint with the lowest dev loss (the first, on a tie); the model before
     # fine-tuning (step 0) is no checkpoint, so it is never the one kept.
     saved = [(r["loss"], r["step"]) for r in records.history if r["phase"] == "dev" and r["step"] > 0]

@@ -1,0 +1,39 @@
+"""The selection panel of notebook 02: move the rule's limits, see what it selects, and write that pool."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import ipywidgets as w
+
+from heygen_lib.augment.base import Target, TextAugmenter
+from heygen_lib.augment.selection import SelectionRule, apply_selection, build_pool, target_texts, write_pool
+from heygen_lib.data.pairs import Pair
+from heygen_lib.widgets import run_panel
+
+
+def selection_panel(
+    rows: Sequence[Mapping[str, Any]], train: Sequence[Pair],
+    augmenters: Mapping[str, Callable[[float | None], TextAugmenter]], target: Target = "context", seed: int = 0,
+    rule: SelectionRule | None = None,
+) -> w.VBox:
+    """Sliders for the rule's limits; Run selects from the measured `rows` and rewrites the `target` pool with
+    exactly that selection (so notebook 05 trains on what you chose)."""
+    rule = rule or SelectionRule.for_target(target)
+    similarity = w.FloatSlider(value=rule.min_similarity, min=0.5, max=1.0, step=0.01, description="min similarity",
+                               style={"description_width": "initial"})
+    perplexity = w.FloatSlider(value=rule.max_perplexity_ratio, min=1.0, max=5.0, step=0.1,
+                               description="max perplexity ratio", style={"description_width": "initial"})
+
+    def action(_: w.Output) -> None:
+        chosen = SelectionRule.for_target(target, min_similarity=similarity.value,
+                                          max_perplexity_ratio=perplexity.value, min_coverage=rule.min_coverage)
+        selection = chosen.select(rows)
+        made = apply_selection(train, augmenters, selection, target, seed)
+        pool, _ = build_pool(made, selection, train, target_texts(train, target), target)
+        write_pool(pool, target, chosen, selection, rows, made_by="notebook 02 (selection panel)")
+        picked = ", ".join(name if rate is None else f"{name} at {rate}" for name, rate in selection) or "nothing"
+        print(f"rule: {chosen.describe()}\nselected: {picked}\nwrote {len(pool)} augmented {target} pairs")
+
+    return run_panel([similarity, perplexity], action, f"Selection rule for the {target} pool")

@@ -1,0 +1,230 @@
+"""Adversarial fine-tuning of a pretrained causal LM: REINFORCE with the pair discriminator's probability as reward,
+a baseline, and a KL penalty that keeps the policy near the MLE-fine-tuned model.
+
+For a context x the policy pi_theta writes y = (y_1 .. y_T). The discriminator gives the reward R(x, y) = D(x, y),
+its probability that the pair is real. The objective is the reward minus a KL penalty to the MLE model pi_ref::
+
+    J(theta) = E_{y ~ pi_theta}[ R(x, y) ] - beta * KL(pi_theta(.|x) || pi_ref(.|x))
+
+and its score-function (REINFORCE) gradient, with the KL estimated on the sample itself::
+
+    grad J = E[ (R(x, y) - b(x) - beta * k(x, y)) * sum_t grad log pi_theta(y_t | x, y_<t) ]
+    k(x, y) = sum_t [ log pi_theta(y_t | x, y_<t) - log pi_ref(y_t | x, y_<t) ]    (its mean over samples is the KL)
+
+The baseline b(x) does not depend on the sample, so it leaves the gradient unbiased and lowers its variance:
+``"context_mean"`` draws K responses per context and uses, for each, the mean reward of the *other* K - 1
+(leave-one-out); ``"moving_average"`` uses a running mean of past rewards. Sums run over response tokens only (the
+mask); context tokens are given, never scored.
+
+**Per-token credit: the per-sequence reward.** Every token of a response shares its advantage. Monte-Carlo rollouts
+(SeqGAN, Li et al.'s REGS) would credit each prefix separately, at the price of about `rollouts x T` extra
+generations per sample: with a transformer on CPU that is hundreds of times the cost of a step. The discriminator
+judges whole responses anyway, and the per-context baseline over K samples removes most of the variance rollouts
+would. `heygen_lib.gan.rewards` has the rollout version for the unconditional GANs of notebook 03.
+
+Optional **teacher forcing** adds ``teacher_forcing * NLL`` of the real responses to the same update;
+``reward_weight=0`` with teacher forcing is the control that gets the same updates without the reward.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm.auto import trange
+
+from heygen_lib.adversarial_state import check_finite, guarded_update, restore_trainer_state, save_trainer
+from heygen_lib.dialogue_gan import lm_policy
+from heygen_lib.dialogue_gan.feature_discriminator import (FeatureDiscriminator, LMPairFeatures,
+                                                           discriminator_loss)
+
+Record = dict[str, float | int | str]
+BASELINES = ("context_mean", "moving_average")
+
+
+@dataclass
+class AdversarialLMConfig:
+    """How the LM trains adversarially. Defaults: a small learning rate (it starts from a good model and policy
+    gradients are noisy), 4 samples per context for the leave-one-out baseline, a KL weight that lets the policy
+    move a little."""
+
+    contexts_per_step: int = 8  # contexts per update
+    samples_per_context: int = 4  # K responses per context (the context-mean baseline needs K >= 2)
+    baseline: str = "context_mean"  # "context_mean" (leave-one-out over the K samples) or "moving_average"
+    baseline_decay: float = 0.9  # moving average: b <- decay * b + (1 - decay) * mean reward
+    kl_coef: float = 0.05  # beta: weight of the KL penalty to the MLE model, in the advantage
+    reward_weight: float = 1.0  # 0 turns the reward (and its KL term) off: the teacher-forcing-only control
+    teacher_forcing: float = 0.0  # weight of the NLL of the real responses added to each update
+    lr: float = 1e-4  # the policy's learning rate (AdamW)
+    d_lr: float = 1e-3  # the discriminator's classifier
+    d_steps: int = 1  # discriminator updates per step, on these samples against real pairs (0: frozen)
+    clip: float = 1.0  # gradient-norm clipping
+    max_prompt: int = 128  # prompt tokens (oldest context cut first)
+    max_new_tokens: int = 40  # longest response in tokens
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.baseline not in BASELINES:
+            raise ValueError(f"baseline must be one of {BASELINES}, got {self.baseline!r}")
+        if self.baseline == "context_mean" and self.samples_per_context < 2:
+            raise ValueError("the context-mean baseline needs samples_per_context >= 2 (it leaves one out)")
+        if min(self.kl_coef, self.reward_weight, self.teacher_forcing, self.d_steps) < 0:
+            raise ValueError("kl_coef, reward_weight, teacher_forcing and d_steps must be >= 0")
+
+
+def leave_one_out_baseline(rewards: torch.Tensor, k: int) -> torch.Tensor:
+    """For rewards [B * K] (K samples per context, consecutive), each sample's baseline: the mean reward of the other
+    K - 1 samples of its context. It never includes the sample itself, so it stays independent of it."""
+    grouped = rewards.view(-1, k)
+    return ((grouped.sum(dim=1, keepdim=True) - grouped) / (k - 1)).view(-1)
+
+
+def sequence_kl(log_probs: torch.Tensor, ref_log_probs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """k(x, y) = sum over response tokens of log pi - log pi_ref, per sample: [B] (no gradient)."""
+    return ((log_probs - ref_log_probs) * mask).sum(dim=1).detach()
+
+
+def policy_gradient_loss(log_probs: torch.Tensor, ref_log_probs: torch.Tensor, mask: torch.Tensor,
+                         rewards: torch.Tensor, baseline: torch.Tensor | float, kl_coef: float) -> torch.Tensor:
+    """REINFORCE with a baseline and a KL penalty (module docstring):
+    ``-mean_b (R_b - b_b - beta * k_b) * sum_t mask * log pi(y_t)``.
+
+    log_probs [B, T] with gradients, ref_log_probs [B, T], mask [B, T] (True on response tokens), rewards [B]. The
+    advantage is a constant: descending this loss raises the log-probability of samples that beat their baseline
+    (after the KL charge) and lowers the others; masked positions (padding, and no context token ever appears here)
+    contribute nothing.
+    """
+    mask = mask.to(log_probs.dtype)
+    advantage = (rewards.to(log_probs) - baseline - kl_coef * sequence_kl(log_probs, ref_log_probs, mask)).detach()
+    return -(advantage * (log_probs * mask).sum(dim=1)).mean()
+
+
+class AdversarialLMTrainer:
+    """Trains `policy` (a causal LM, starting as a copy of the MLE model `reference`) against a discriminator on
+    `reference`'s features. `real_features` (kind -> feature rows of the training pairs: "real" and the fixed
+    negatives "mismatched", "reversed") feed the discriminator's updates beside the fresh generated samples.
+
+    Each `step` returns a record and sends it to `callback`; `save` / `load` resume bit for bit (sampling seeds are
+    derived from the config seed and the step number)."""
+
+    def __init__(self, policy, reference, tokenizer, discriminator: FeatureDiscriminator, train_pairs: Sequence,
+                 real_features: Mapping[str, torch.Tensor], config: AdversarialLMConfig = AdversarialLMConfig(),
+                 callback: Callable[[Record], None] | None = None):
+        self.policy, self.reference, self.tokenizer = policy, reference, tokenizer
+        self.discriminator, self.train_pairs, self.config, self.callback = discriminator, list(train_pairs), config, callback
+        self.real_features = dict(real_features)
+        self.reference.eval().requires_grad_(False)
+        self.features = LMPairFeatures(reference, tokenizer, config.max_prompt, config.max_new_tokens)
+        self.device = next(policy.parameters()).device
+        self.optimizers = {
+            "policy": torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=config.lr,
+                                        weight_decay=0.0),
+            "discriminator": torch.optim.Adam(discriminator.parameters(), lr=config.d_lr),
+        }
+        self.data_rng = torch.Generator().manual_seed(config.seed)
+        self.steps = 0
+        self.moving_baseline: float | None = None
+        self.history: list[Record] = []
+
+    def _baseline(self, rewards: torch.Tensor) -> torch.Tensor:
+        if self.config.baseline == "context_mean":
+            return leave_one_out_baseline(rewards, self.config.samples_per_context)
+        value = self.moving_baseline if self.moving_baseline is not None else rewards.mean().item()
+        return torch.full_like(rewards, value)
+
+    def step(self) -> Record:
+        """One policy update (and `d_steps` discriminator updates): see the module docstring."""
+        cfg = self.config
+        rows = torch.randint(len(self.train_pairs), (cfg.contexts_per_step,), generator=self.data_rng)
+        pairs = [self.train_pairs[i] for i in rows.tolist()]
+        prompts = lm_policy.encode_prompts(self.tokenizer, [p.context for p in pairs], cfg.max_prompt)
+        repeated = prompts.repeat(cfg.samples_per_context)
+        samples = lm_policy.sample(self.policy, self.tokenizer, repeated, cfg.max_new_tokens, 1.0,
+                                   seed=cfg.seed * 1_000_003 + self.steps)
+        self.policy.eval()  # the policy that sampled: no dropout in its log-probabilities
+        log_probs = lm_policy.token_log_probs(lm_policy.forward(self.policy, repeated, samples).logits, repeated,
+                                              samples)
+        with torch.no_grad():
+            ref_out = lm_policy.forward(self.reference, repeated, samples, hidden=True)
+            ref_log_probs = lm_policy.token_log_probs(ref_out.logits, repeated, samples)
+            fake = self.features.from_output(ref_out, repeated, samples)
+        rewards = self.discriminator.probability(fake).to(log_probs.device)
+        baseline = self._baseline(rewards)
+        mask = samples.mask.to(log_probs.device)
+        pg_loss = policy_gradient_loss(log_probs, ref_log_probs, mask, rewards, baseline, cfg.kl_coef)
+        loss = cfg.reward_weight * pg_loss
+        values: dict[str, float] = {}
+        if cfg.teacher_forcing > 0:
+            real = lm_policy.encode_responses(self.tokenizer, [p.response.text for p in pairs], cfg.max_new_tokens)
+            real_logp = lm_policy.token_log_probs(lm_policy.forward(self.policy, prompts, real).logits, prompts, real)
+            teacher_nll = -real_logp.sum() / real.mask.sum()
+            loss = loss + cfg.teacher_forcing * teacher_nll
+            values["teacher_nll"] = teacher_nll.item()
+        kl = sequence_kl(log_probs, ref_log_probs, mask)
+        where = f"adversarial step {self.steps + 1}"
+        guarded_update(self.optimizers["policy"], loss, self.policy.parameters(), cfg.clip, "policy", where)
+        self.moving_baseline = rewards.mean().item() if self.moving_baseline is None else (
+            cfg.baseline_decay * self.moving_baseline + (1 - cfg.baseline_decay) * rewards.mean().item())
+        d_values = {}
+        for _ in range(cfg.d_steps):
+            d_values = self.discriminator_step(fake)
+        values |= {"reward": rewards.mean().item(), "baseline": baseline.mean().item(), "kl": kl.mean().item(),
+                   "policy_loss": pg_loss.item(), "length": samples.lengths.float().mean().item(), **d_values}
+        check_finite("adversarial", where, **values)
+        self.steps += 1
+        record: Record = {"phase": "adversarial", "step": self.steps, **values}
+        self.history.append(record)
+        if self.callback is not None:
+            self.callback(record)
+        return record
+
+    def discriminator_step(self, generated: torch.Tensor) -> dict[str, float]:
+        """One update of the discriminator: as many real training pairs as `generated` feature rows, against those
+        rows and equal draws of the fixed mismatched and reversed negatives. Returns its loss and accuracies."""
+        n = len(generated)
+        draw = {kind: f[torch.randint(len(f), (n,), generator=self.data_rng)]
+                for kind, f in self.real_features.items() if len(f)}
+        negatives = [generated] + [draw[k] for k in ("mismatched", "reversed") if k in draw]
+        negatives = [negatives[0]] + [x[: max(1, n // 2)] for x in negatives[1:]]
+        self.discriminator.train()
+        with torch.random.fork_rng(devices=[]):  # its dropout draws from a seed of this step: resumable
+            torch.manual_seed(self.config.seed * 1_000_003 + self.steps)
+            logits_real, logits_fake = self.discriminator(draw["real"]), self.discriminator(torch.cat(negatives))
+            loss = discriminator_loss(logits_real, logits_fake)
+            guarded_update(self.optimizers["discriminator"], loss, self.discriminator.parameters(), 5.0,
+                           "discriminator", f"adversarial step {self.steps + 1}")
+        self.discriminator.eval()
+        return {"d_loss": loss.item(), "d_acc_real": (logits_real > 0).float().mean().item(),
+                "d_acc_generated": (logits_fake[:n] < 0).float().mean().item()}
+
+    # --- checkpoints (shared layout: heygen_lib.adversarial_state) ----------------------------------------------
+
+    def _parts(self):
+        return ({"policy": self.policy, "discriminator": self.discriminator}, self.optimizers,
+                {"data_rng": self.data_rng})
+
+    def save(self, path: str | Path) -> Path:
+        """Policy and discriminator weights, optimiser states, step, baseline, history and random states, in one
+        file of tensors and plain values (atomic write; loads with ``weights_only=True``)."""
+        return save_trainer(path, self.config, *self._parts(), steps=self.steps,
+                            moving_baseline=self.moving_baseline, history=self.history)
+
+    def load(self, path: str | Path) -> AdversarialLMTrainer:
+        """Resume from `save`'s file (same models and config); the reference model is not in it: it never changes."""
+        state = restore_trainer_state(path, self.device, self.config, *self._parts())
+        self.steps, self.moving_baseline, self.history = state["steps"], state["moving_baseline"], list(state["history"])
+        return self
+
+
+def train_adversarial_lm(trainer: AdversarialLMTrainer, steps: int, checkpoint: str | Path | None = None,
+                         save_every: int = 10, progress: bool = True) -> list[Record]:
+    """`steps` more adversarial steps with a progress bar (closed at the end), saving a checkpoint every
+    `save_every` steps and at the end when `checkpoint` names a file: an interrupted run resumes from it."""
+    records = []
+    for i in trange(steps, desc="adversarial steps", leave=False, disable=not progress):
+        records.append(trainer.step())
+        if checkpoint is not None and ((i + 1) % save_every == 0 or i + 1 == steps):
+            trainer.save(checkpoint)
+    return records

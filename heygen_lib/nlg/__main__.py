@@ -1,0 +1,142 @@
+"""Fine-tune the support chatbot's model from a terminal, as notebook 05 does: ``python -m heygen_lib.nlg``.
+
+The same library calls and the same profile sizes as the notebook (``HEYGEN_PROFILE`` or ``--profile``), each
+overridable by a flag; the model goes where notebook 06 and ``python -m heygen_lib.chat`` read it
+(``artifacts/nlg/model``). Several processes, one batch split over them:
+
+    torchrun --standalone --nproc_per_node 2 -m heygen_lib.nlg --batch-size 16
+    accelerate launch --num_processes 2 -m heygen_lib.nlg --batch-size 16
+
+``--batch-size`` is the rows of one forward pass summed over processes, so the optimizer sees the same batch, and
+the same learning rate and early-stopping decision hold, whatever the number of processes (README: "When you
+outgrow Colab").
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from heygen_lib import distributed
+from heygen_lib.data import prepare_pairs
+from heygen_lib.data.loaders import CORPORA
+from heygen_lib.nlg.finetune import (FREEZE_STRATEGIES, FineTuneConfig, base_model, fine_tune, load_model, model_dir,
+                                     profile_config, quiet_file_progress, save_model, tiny_base_dir, tokenizer_texts)
+from heygen_lib.paths import PROJECT_ROOT, artifacts_dir
+from heygen_lib.profile import PROFILES, active_profile
+from heygen_lib.tiny_models import build_tiny_causal_lm
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m heygen_lib.nlg", description=__doc__.splitlines()[0],
+                                     epilog="Unset flags take the profile's value (heygen_lib/profile.py, NlgSizes) "
+                                            "or FineTuneConfig's default.")
+    parser.add_argument("--profile", choices=sorted(PROFILES), default=None,
+                        help="sizes to use (default: HEYGEN_PROFILE, else full on a GPU and smoke on a CPU)")
+    parser.add_argument("--model", default=None,
+                        help="hub name or folder to start from (default: as notebook 05, HEYGEN_MODEL or the profile's "
+                             "model or the kit's pretrained stand-in; 'tiny': an untrained tiny GPT-2 for quick tries)")
+    parser.add_argument("--corpus", choices=sorted(CORPORA), default="support")
+    parser.add_argument("--limit", type=int, default=None, help="dialogues to load (default: all)")
+    parser.add_argument("--output", type=Path, default=None,
+                        help=f"where the model goes (default: {_shown(model_dir())})")
+    parser.add_argument("--run-dir", type=Path, default=None,
+                        help="checkpoints and TensorBoard logs (default: artifacts/nlg/runs/cli)")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep full checkpoints and continue from the newest one in --run-dir")
+    parser.add_argument("--epochs", type=float, default=None)
+    parser.add_argument("--max-steps", type=int, default=None, help="optimizer steps; replaces --epochs")
+    parser.add_argument("--batch-size", type=int, default=None, help="rows per forward pass, summed over processes")
+    parser.add_argument("--gradient-accumulation", type=int, default=None)
+    parser.add_argument("--learning-rate", type=float, default=None)
+    parser.add_argument("--max-length", type=int, default=None)
+    parser.add_argument("--freeze", choices=FREEZE_STRATEGIES, default=None)
+    parser.add_argument("--top-k", type=int, default=None, help="blocks trained with --freeze top-k")
+    parser.add_argument("--lora-rank", type=int, default=None, help="rank of the updates with --freeze lora")
+    parser.add_argument("--dropout", type=float, default=None)
+    parser.add_argument("--early-stopping-patience", type=int, default=None)
+    parser.add_argument("--evals-per-epoch", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--report-to", choices=("none", "tensorboard"), default="tensorboard")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs, CI)")
+    return parser.parse_args(argv)
+
+
+def build_config(args: argparse.Namespace, sizes) -> FineTuneConfig:
+    """Notebook 05's config (the profile's sizes), then every flag that was given."""
+    config = profile_config(sizes, args.seed, report_to=args.report_to, resume=args.resume)
+    flags = {name: getattr(args, name) for name in (
+        "epochs", "max_steps", "batch_size", "gradient_accumulation", "learning_rate", "max_length", "freeze", "top_k",
+        "lora_rank", "dropout", "early_stopping_patience", "evals_per_epoch")}
+    return replace(config, **{name: value for name, value in flags.items() if value is not None})
+
+
+def run(args: argparse.Namespace, callbacks: Sequence = ()) -> Path:
+    """Load the pairs and the model, fine-tune, save on rank 0; returns the model folder. `callbacks` go to
+    `fine_tune` (loss-record functions or TrainerCallbacks)."""
+    profile = PROFILES[args.profile] if args.profile else active_profile()
+    sizes = profile.nlg
+    config = build_config(args, sizes)
+    distributed.per_process_batch(config.batch_size)  # refuse a batch that does not split before loading anything
+    distributed.init()
+    prepared = prepare_pairs(args.corpus, seed=args.seed, limit=args.limit)
+    train, dev = prepared.train, prepared.dev
+    name = args.model
+    if name == "tiny":  # rank 0 builds the tiny model's folder, the others then read it
+        with quiet_file_progress():
+            distributed.on_main(lambda: build_tiny_causal_lm(tokenizer_texts(train), tiny_base_dir()))
+        name = tiny_base_dir()
+    elif name is None:  # rank 0 pretrains the stand-in if it is missing, the others then find it cached
+        distributed.on_main(lambda: base_model(profile))
+        name = base_model(profile)
+    processes = distributed.world_size()
+    distributed.say(f"profile {profile.name}; model {_shown(name)}; {args.corpus}: {len(train)} train, {len(dev)} dev "
+                    f"pairs; {processes} process{'es' if processes > 1 else ''}, "
+                    f"{distributed.per_process_batch(config.batch_size)} rows each per forward pass")
+    distributed.say(str(config))
+    if str(name).startswith(("/", ".", "~")):  # a folder, not a hub name
+        name = Path(name).expanduser()
+        if not name.is_dir():
+            raise FileNotFoundError(f"--model {args.model}: no such folder (give a saved model's folder or a hub name)")
+    try:
+        model, tokenizer = load_model(name, device=distributed.device())
+    except OSError as err:
+        raise OSError(f"cannot load --model {name}: {str(err).strip().splitlines()[0]}") from err
+    run_dir = args.run_dir or artifacts_dir() / "nlg" / "runs" / "cli"
+    result = fine_tune(model, tokenizer, train, dev, config, run_dir, callbacks=callbacks,
+                       progress=not args.no_progress and distributed.is_main())
+    output = args.output or model_dir()
+    distributed.on_main(lambda: save_model(model, tokenizer, output))
+    before = next(r["loss"] for r in result.history if r["phase"] == "dev" and r["step"] == 0)
+    stopped = " (stopped early)" if result.stopped_early else ""
+    distributed.say(f"{result.steps} of {result.planned_steps} steps{stopped}"
+                    f"; dev perplexity {math.exp(before):.1f} before, {math.exp(result.best_dev_loss):.1f} at the kept "
+                    f"step {result.best_step}; {result.trainable_parameters:,} trainable parameters; "
+                    f"{result.seconds:.0f} s; saved to {_shown(output)}")
+    return output
+
+
+def _shown(path) -> str:
+    """A path relative to the kit when it is inside it (no machine paths in what we print)."""
+    try:
+        return str(Path(path).resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def main(argv: Sequence[str] | None = None, callbacks: Sequence = ()) -> int:
+    args = parse_args(argv)
+    try:
+        run(args, callbacks)
+    except (ValueError, OSError) as err:  # a wrong flag value, a missing file or model name: one line, no traceback
+        print(f"error: {str(err).strip().splitlines()[0]}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,164 @@
+"""The LM dialogue GAN's loss (sign, baseline, KL, masking), its stop on a chance-level discriminator, and resume."""
+
+import copy
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from heygen_lib.adversarial_state import TrainingDiverged, guarded_update
+from heygen_lib.data.dialogue import Turn
+from heygen_lib.data.pairs import Pair
+from heygen_lib.dialogue_gan import lm_policy
+from heygen_lib.dialogue_gan.feature_discriminator import (DiscriminatorAtChance, LMPairFeatures, accuracy_by_kind,
+                                                           featurize, fit_discriminator, labelled_pairs,
+                                                           require_learned)
+from heygen_lib.dialogue_gan.lm_training import (AdversarialLMConfig, AdversarialLMTrainer, leave_one_out_baseline,
+                                                 policy_gradient_loss, sequence_kl)
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def test_leave_one_out_baseline_is_the_mean_of_the_other_samples_of_the_same_context():
+    rewards = torch.tensor([1.0, 2.0, 3.0, 10.0, 20.0, 30.0])  # two contexts, K = 3
+    assert leave_one_out_baseline(rewards, 3).tolist() == [2.5, 2.0, 1.5, 25.0, 20.0, 15.0]
+
+
+def test_policy_gradient_raises_log_probs_of_samples_above_their_baseline_and_lowers_those_below():
+    log_probs = torch.full((2, 3), -1.0, requires_grad=True)
+    mask = torch.ones(2, 3, dtype=torch.bool)
+    loss = policy_gradient_loss(log_probs, log_probs.detach(), mask, torch.tensor([0.9, 0.1]), 0.5, kl_coef=0.0)
+    loss.backward()
+    # gradient descent moves log_probs against the gradient: up for the rewarded sample, down for the other
+    assert torch.allclose(log_probs.grad[0], torch.full((3,), -0.4 / 2))
+    assert torch.allclose(log_probs.grad[1], torch.full((3,), 0.4 / 2))
+    one_sided = policy_gradient_loss(log_probs, log_probs.detach(), mask, torch.tensor([0.9, 0.5]), 0.5, 0.0)
+    assert one_sided.item() == pytest.approx(-(0.4 * -3) / 2)
+
+
+def test_a_reward_equal_to_its_baseline_gives_no_gradient():
+    log_probs = torch.randn(4, 5, requires_grad=True)
+    rewards = torch.tensor([0.3, 0.7, 0.2, 0.9])
+    policy_gradient_loss(log_probs, log_probs.detach(), torch.ones(4, 5, dtype=torch.bool), rewards, rewards,
+                         kl_coef=0.0).backward()
+    assert log_probs.grad.abs().max().item() == 0.0
+
+
+def test_the_kl_penalty_charges_samples_the_policy_likes_more_than_the_reference():
+    log_probs = torch.tensor([[-1.0, -1.0], [-1.0, -1.0]], requires_grad=True)
+    ref = torch.tensor([[-2.0, -2.0], [-1.0, -1.0]])  # sample 0: k = +2 nats; sample 1: k = 0
+    mask = torch.ones(2, 2, dtype=torch.bool)
+    assert sequence_kl(log_probs, ref, mask).tolist() == [2.0, 0.0]
+    policy_gradient_loss(log_probs, ref, mask, torch.tensor([0.5, 0.5]), 0.5, kl_coef=0.1).backward()
+    assert torch.allclose(log_probs.grad[0], torch.full((2,), 0.2 / 2))  # advantage -0.2: pushed down
+    assert log_probs.grad[1].abs().max().item() == 0.0
+
+
+def test_masked_positions_get_no_gradient_and_no_kl():
+    log_probs = torch.randn(2, 4, requires_grad=True)
+    mask = torch.tensor([[True, True, False, False], [True, True, True, True]])
+    ref = log_probs.detach() - 5.0
+    assert sequence_kl(log_probs, ref, mask).tolist() == [10.0, 20.0]
+    policy_gradient_loss(log_probs, ref, mask, torch.tensor([1.0, 0.0]), 0.0, kl_coef=0.0).backward()
+    assert log_probs.grad[0, 2:].abs().max().item() == 0.0
+    assert log_probs.grad[0, :2].abs().min().item() > 0
+
+
+def test_token_log_probs_score_response_tokens_only_from_the_position_before_each():
+    prompts = lm_policy.Prompts(torch.tensor([[7, 8, 9]]), torch.ones(1, 3, dtype=torch.long))
+    responses = lm_policy.Responses(torch.tensor([[1, 2, 0]]), torch.tensor([[True, True, False]]))
+    logits = torch.zeros(1, 6, 4)
+    logits[0, 2, 1] = 10.0  # the last context position predicts the first response token
+    logits[0, 3, 2] = 10.0
+    logits[0, 0:2] = 100.0  # context positions that predict context tokens: never read
+    out = lm_policy.token_log_probs(logits, prompts, responses)
+    assert out[0, 2].item() == 0.0
+    assert out[0, :2].tolist() == pytest.approx([torch.log_softmax(logits[0, 2], -1)[1].item(),
+                                                 torch.log_softmax(logits[0, 3], -1)[2].item()])
+
+
+def test_response_mask_ends_after_the_first_end_token():
+    ids = torch.tensor([[5, 2, 6, 2], [5, 6, 7, 8]])
+    assert lm_policy.response_mask(ids, eos_id=2).tolist() == [[True, True, False, False], [True] * 4]
+
+
+def test_a_nan_loss_stops_training_with_its_phase_named():
+    weight = torch.nn.Parameter(torch.ones(1))
+    with pytest.raises(TrainingDiverged, match="policy loss is nan at step 3"):
+        guarded_update(torch.optim.SGD([weight], lr=0.1), weight.sum() * float("nan"), [weight], 1.0, "policy",
+                       "step 3")
+
+
+def test_a_discriminator_at_chance_stops_adversarial_training_with_a_message():
+    torch.manual_seed(0)
+    same = {kind: torch.randn(200, 6) for kind in ("real", "generated", "mismatched", "reversed")}
+    model, _ = fit_discriminator(same, steps=60)
+    held_out = accuracy_by_kind(model, {kind: torch.randn(300, 6) for kind in same})
+    assert abs(held_out["balanced"] - 0.5) < 0.1
+    with pytest.raises(DiscriminatorAtChance, match="0.5 is chance.*adversarial training stops"):
+        require_learned(held_out, 0.6)
+
+
+def test_a_discriminator_learns_separable_kinds_and_reports_each():
+    torch.manual_seed(0)
+    feats = {"real": torch.randn(200, 4) + 2, "generated": torch.randn(200, 4) - 2,
+             "mismatched": torch.randn(200, 4) - 2}
+    model, losses = fit_discriminator(feats, steps=100)
+    report = accuracy_by_kind(model, feats)
+    assert losses[-1] < losses[0] / 3
+    assert report["real"] > 0.95 and report["generated"] > 0.95 and report["balanced"] > 0.95
+    require_learned(report, 0.7)
+
+
+def _pairs(n=8):
+    turns = [("where is my parcel", "it ships today, thanks"), ("my order is late", "sorry, what is the order number?")]
+    return [Pair((Turn("customer", turns[i % 2][0]),), Turn("agent", turns[i % 2][1]), f"d{i}", "test", 1)
+            for i in range(n)]
+
+
+@pytest.fixture
+def lm_trainer_parts(chat_model_folder):
+    tokenizer = AutoTokenizer.from_pretrained(chat_model_folder)
+    reference = AutoModelForCausalLM.from_pretrained(chat_model_folder).eval()
+    pairs = _pairs()
+    features = LMPairFeatures(reference, tokenizer, max_prompt=24, max_tokens=8)
+    generated = [p.response.text[::-1] for p in pairs]
+    feats = featurize(features, labelled_pairs(pairs, generated))
+    discriminator, _ = fit_discriminator(feats, steps=5)
+    return chat_model_folder, tokenizer, reference, pairs, feats, discriminator
+
+
+def _trainer(parts, config):
+    folder, tokenizer, reference, pairs, feats, discriminator = parts
+    policy = AutoModelForCausalLM.from_pretrained(folder)
+    fixed = {k: v for k, v in feats.items() if k != "generated"}
+    return AdversarialLMTrainer(policy, reference, tokenizer, copy.deepcopy(discriminator), pairs, fixed, config)
+
+
+def test_the_adversarial_run_resumes_from_its_checkpoint_with_the_same_numbers(lm_trainer_parts, tmp_path):
+    config = AdversarialLMConfig(contexts_per_step=2, samples_per_context=2, max_prompt=24, max_new_tokens=6,
+                                 lr=1e-3, teacher_forcing=0.5)
+    straight = _trainer(lm_trainer_parts, config)
+    expected = [straight.step() for _ in range(4)]
+    first = _trainer(lm_trainer_parts, config)
+    [first.step() for _ in range(2)]
+    first.save(tmp_path / "run.pt")
+    resumed = _trainer(lm_trainer_parts, config).load(tmp_path / "run.pt")
+    again = [resumed.step() for _ in range(2)]
+    for want, got in zip(expected[2:], again):
+        assert got["step"] == want["step"]
+        for key in ("reward", "kl", "policy_loss", "teacher_nll", "d_loss"):
+            assert got[key] == pytest.approx(want[key], rel=1e-5, abs=1e-6)
+    assert len(resumed.history) == 4
+    with pytest.raises(ValueError, match="another AdversarialLMConfig"):
+        _trainer(lm_trainer_parts, AdversarialLMConfig(kl_coef=0.5)).load(tmp_path / "run.pt")
+
+
+def test_the_control_run_never_updates_the_discriminator(lm_trainer_parts):
+    trainer = _trainer(lm_trainer_parts, AdversarialLMConfig(contexts_per_step=2, samples_per_context=2,
+                                                              max_prompt=24, max_new_tokens=6, reward_weight=0.0,
+                                                              teacher_forcing=1.0, d_steps=0))
+    before = copy.deepcopy(trainer.discriminator.state_dict())
+    record = trainer.step()
+    assert "d_loss" not in record and record["teacher_nll"] > 0
+    assert all(torch.equal(before[k], v) for k, v in trainer.discriminator.state_dict().items())

@@ -1,0 +1,28 @@
+import pytest
+import torch
+
+from heygen_lib.gan.__main__ import main
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+TINY = ["--profile", "smoke", "--mle-epochs", "1", "--d-pretrain-steps", "1", "--rollouts", "2", "--eval-every", "2",
+        "--eval-samples", "50"]
+
+
+def test_a_run_writes_notebook_3s_checkpoints_and_resume_continues_without_redoing_mle(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HEYGEN_ARTIFACTS_DIR", str(tmp_path))
+    assert main([*TINY, "--steps", "2"]) == 0
+    folder = tmp_path / "text_gans"
+    mle_written = (folder / "mle.pt").stat().st_mtime_ns
+    assert main([*TINY, "--steps", "3", "--resume"]) == 0
+    assert (folder / "mle.pt").stat().st_mtime_ns == mle_written  # MLE was done: not trained again
+    state = torch.load(folder / "seqgan.pt", weights_only=True)
+    assert state["steps"]["adversarial"] == 3 and state["steps"]["discriminator"] == 1 + 3  # 1 pre-training step
+    assert [r["adversarial_steps"] for r in state["history"] if r["phase"] == "eval"] == [0, 2, 3]
+    assert "after seqgan" in capsys.readouterr().out
+
+
+def test_a_missing_text_file_is_one_line_of_error(tmp_path, capsys):
+    assert main([*TINY, "--data", str(tmp_path / "nope.txt")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and error.count("\n") == 1 and "nope.txt" in error

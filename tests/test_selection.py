@@ -1,0 +1,87 @@
+"""The selection rule picks from the measured table, and the written pool is exactly what it picked."""
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from heygen_lib.augment import augment_pairs, augmented_pairs_path, ensure_augmented_pairs
+from heygen_lib.augment.perturb import RandomSwap, RandomSwapConfig, Typos, TypoConfig
+from heygen_lib.augment.reversal import SentenceReversal
+from heygen_lib.augment.selection import (SelectionRule, build_pool, count_broken_spans, manifest_path,
+                                          pool_selection, target_texts, write_pool)
+from heygen_lib.data import Dialogue, Turn, build_pairs
+from heygen_lib.data.pair_files import load_pairs
+
+
+def row(name, rate, similarity, perplexity, distinct, coverage=1.0):
+    return {"augmenter": name, "rate": rate, "similarity to source": similarity, "perplexity vs source": perplexity,
+            "distinct-2": distinct, "coverage": coverage}
+
+
+TABLE = [
+    row("typos", 0.1, 0.90, 1.5, 0.60), row("typos", 0.2, 0.86, 1.9, 0.70), row("typos", 0.3, 0.80, 2.5, 0.80),
+    row("random-swap", 0.1, 0.95, 3.8, 0.65),  # meaning kept by the embedding, word order broken: never admitted
+    row("sentence-reversal", None, 0.97, 1.2, 0.50, coverage=0.3),  # too few sources rewritten
+    row("synonym-replacement", 0.1, 0.88, 1.4, 0.62),
+]
+
+
+def test_the_rule_takes_each_augmenters_most_varied_admitted_rate():
+    assert SelectionRule().select(TABLE) == [("typos", 0.2), ("synonym-replacement", 0.1)]
+
+
+def test_changing_a_threshold_changes_the_selection():
+    assert SelectionRule(max_perplexity_ratio=4.0).select(TABLE) == [
+        ("typos", 0.2), ("random-swap", 0.1), ("synonym-replacement", 0.1)]
+    assert SelectionRule(min_similarity=0.87).select(TABLE) == [("synonym-replacement", 0.1), ("typos", 0.1)]
+    assert SelectionRule(min_coverage=0.2).select(TABLE)[-1] == ("sentence-reversal", None)
+    assert SelectionRule(min_similarity=0.99).select(TABLE) == []
+
+
+def support_pairs():
+    texts = ["Hi, my kettle arrived broken. Order BC-4821937.", "Sorry to hear that! Is the lid cracked or the base?",
+             "The base. It cost $54.90 and I paid on March 3rd, 2024.", "Thanks. I have sent a replacement today.",
+             "Great, thank you so much for the quick help.", "You are welcome. It should arrive in 3 days."]
+    dialogues = [Dialogue(f"d{i}", tuple(Turn("customer" if j % 2 == 0 else "agent", f"{t} ({i})")
+                                         for j, t in enumerate(texts)), "support", {}) for i in range(6)]
+    return [p for d in dialogues for p in build_pairs([d], context_turns=3, response_speaker="agent")]
+
+
+@pytest.mark.parametrize("target", ["context", "response"])
+def test_the_written_pool_is_exactly_the_rules_selection(tmp_path, monkeypatch, target):
+    monkeypatch.setenv("HEYGEN_ARTIFACTS_DIR", str(tmp_path))
+    sources = support_pairs()
+    makers = {("typos", 0.2): Typos(TypoConfig(rate=0.2)), ("random-swap", 0.1): RandomSwap(RandomSwapConfig(rate=0.1)),
+              ("sentence-reversal", None): SentenceReversal()}
+    made = {key: augment_pairs(sources, augmenter, target=target, seed=0)[0] for key, augmenter in makers.items()}
+    selection = SelectionRule(min_coverage=0.0).select(TABLE)
+    selection = [c for c in selection if c in made]  # the ones this test made pairs for
+    pool, _ = build_pool(made, selection, sources, target_texts(sources, target), target)
+    path = write_pool(pool, target, SelectionRule(), selection, TABLE, made_by="test")
+    assert path == augmented_pairs_path(target)
+    written = load_pairs(path)
+    assert pool_selection(written) == selection == [("typos", 0.2), ("sentence-reversal", None)]
+    assert all(p.meta["provenance"]["target"] == target for p in written)
+    manifest = json.loads(manifest_path(target).read_text())
+    assert manifest["selected"] == [{"augmenter": "typos", "rate": 0.2},
+                                    {"augmenter": "sentence-reversal", "rate": None}]
+    assert manifest["pairs"] == len(written)
+    assert count_broken_spans(written, sources, target) == 0
+
+
+def test_broken_spans_are_counted_against_the_original():
+    sources = support_pairs()[:1]
+    [new] = augment_pairs(sources, Typos(TypoConfig(rate=1.0)), target="context", seed=0)[0]
+    assert count_broken_spans([new], sources) == 0
+    context = (Turn(new.context[0].speaker, new.context[0].text.replace("BC-4821937", "BC-482")),)
+    broken = replace(new, context=context + new.context[1:])
+    assert count_broken_spans([broken], sources) == 1
+
+
+def test_ensure_augmented_pairs_reuses_the_pool_notebook_02_wrote(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HEYGEN_ARTIFACTS_DIR", str(tmp_path))
+    path = augmented_pairs_path("response")
+    path.parent.mkdir(parents=True)
+    path.write_text("")
+    assert ensure_augmented_pairs(target="response") == path and capsys.readouterr().out == ""
