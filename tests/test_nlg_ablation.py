@@ -29,6 +29,10 @@ def test_extra_pairs_from_held_out_dialogues_or_with_held_out_replies_are_droppe
     assert dropped == {"augmented": 1, "GAN": 1}
     assert {name: len(p) for name, p in mixes.items()} == {"real": 8, "real + augmented": 9, "real + GAN": 9, "all": 10}
     assert mixes["all"][-1].response.text == "sorry your kettle is loud."
+    with_responses, dropped = data_mixes(TRAIN, augmented, gan, DEV + TEST, response_augmented=augmented[:1])
+    assert list(with_responses) == ["real", "real + augmented", "real + augmented (response-perturbed)",
+                                    "real + GAN", "all"]
+    assert len(with_responses["real + augmented (response-perturbed)"]) == 9 and dropped["augmented (response)"] == 0
 
 
 def test_a_missing_hand_off_file_names_the_notebook_that_writes_it(tmp_path):

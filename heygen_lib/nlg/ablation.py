@@ -39,10 +39,13 @@ def load_extra_pairs(path: str | Path, made_by: str) -> list[Pair]:
 
 
 def data_mixes(
-    real: Sequence[Pair], augmented: Sequence[Pair], gan: Sequence[Pair], held_out: Sequence[Pair]
+    real: Sequence[Pair], augmented: Sequence[Pair], gan: Sequence[Pair], held_out: Sequence[Pair],
+    response_augmented: Sequence[Pair] | None = None,
 ) -> tuple[dict[str, list[Pair]], dict[str, int]]:
-    """The four training sets, and how many extra pairs were dropped for leaking `held_out` (dev and test) data:
-    pairs from a held-out dialogue (same dialogue id) or whose response is a held-out response."""
+    """The four training sets (five with `response_augmented`, notebook 02's response-perturbed pool, so that
+    context- and response-augmentation are measured apart), and how many extra pairs were dropped for leaking
+    `held_out` (dev and test) data: pairs from a held-out dialogue (same dialogue id) or whose response is a
+    held-out response."""
     held_ids = {p.dialogue_id for p in held_out}
     held_responses = {p.response.text for p in held_out}
     dropped = {}
@@ -53,8 +56,10 @@ def data_mixes(
         return kept
 
     aug, gen = clean("augmented", augmented), clean("GAN", gan)
-    mixes = {"real": list(real), "real + augmented": [*real, *aug], "real + GAN": [*real, *gen],
-             "all": [*real, *aug, *gen]}
+    mixes = {"real": list(real), "real + augmented": [*real, *aug]}
+    if response_augmented is not None:
+        mixes["real + augmented (response-perturbed)"] = [*real, *clean("augmented (response)", response_augmented)]
+    mixes.update({"real + GAN": [*real, *gen], "all": [*real, *aug, *gen]})
     return mixes, dropped
 
 
