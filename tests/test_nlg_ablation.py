@@ -78,7 +78,8 @@ def test_summary_gives_mean_and_sample_sd_and_the_reading_weighs_gaps_against_se
     assert verdict(summary, "real + GAN", "test ppl") == "better"
     assert verdict(summary, "all", "test ppl") == "no difference (within the seed noise)"
     assert "**avg words**: real data alone 11.000; real + GAN 8.000 (lower by" in reading(summary, ("avg words",))
-    assert ablation_plot(summary).axes[0].get_title() == "test ppl (lower is better)"
+    axes = ablation_plot(summary).axes[0]
+    assert axes.get_title() == "test ppl (lower is better)" and axes.get_ylabel() == "test ppl (mean over seeds)"
 
 
 def test_degenerate_runs_are_flagged_and_never_compared_or_ranked():

@@ -218,6 +218,8 @@ def ablation_plot(summary: Sequence[Mapping], metrics: Sequence[str] = ("test pp
         ax.bar(range(len(names)), [line[metric] for line in summary], yerr=spread, capsize=4,
                color=[f"C{i}" for i in range(len(names))])
         ax.set_xticks(range(len(names)), names, rotation=20, fontsize=8)
+        ax.set_xlabel("training data")
+        ax.set_ylabel(f"{metric} (mean over seeds)")
         ax.set_title(f"{metric} ({BETTER[metric]} is better)" if metric in BETTER else metric, fontsize=10)
     bars = ", bars: ± 1 sd" if seeds > 1 else ""
     fig.suptitle(f"Same model, same steps, real test split; {seeds} seed{'s' if seeds > 1 else ''} per mix{bars}")
