@@ -25,14 +25,13 @@ from __future__ import annotations
 import argparse
 import platform
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from measuring import in_fresh_process, peak_mb, reset_peak  # benchmarks/measuring.py, beside this script
+from measuring import fastest_pass, hardware, in_fresh_process, memory_label, peak_mb, reset_peak  # benchmarks/measuring.py, beside this script
 
 SETTINGS = ("baseline", "padded to max_length", "length-grouped", "gradient checkpointing", "mixed precision")
 
@@ -94,16 +93,7 @@ def measure(
     base = reset_peak(device)  # the model and rows are loaded: what follows is training's own memory
     for _ in range(2):  # warm up: allocator, thread pools, kernels
         step(warm_up)
-    seconds = float("inf")
-    for _ in range(repeats):  # the fastest pass counts: on a shared machine the others were slowed down
-        trained = computed = 0
-        start = time.perf_counter()
-        for batch in batches:
-            real, padded = step(batch)
-            trained, computed = trained + real, computed + padded
-        if device == "cuda":
-            torch.cuda.synchronize()
-        seconds = min(seconds, time.perf_counter() - start)
+    seconds, (trained, computed), _ = fastest_pass(step, batches, repeats, device)
     peak = peak_mb(device) - base
     parameters = sum(p.numel() for p in model.parameters())
     return {"trained/s": trained / seconds, "computed/s": computed / seconds, "padding": 1 - trained / computed,
@@ -120,11 +110,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--repeats", type=int, default=2, help="timed passes per setting; the fastest counts")
     args = parser.parse_args(argv)
     steps = args.steps or (40 if args.device == "cuda" else 8)
-    hardware = torch.cuda.get_device_name(0) if args.device == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"model {args.model or 'tiny offline GPT-2'} on {hardware}; batch {args.batch_size}, max_length "
+    print(f"model {args.model or 'tiny offline GPT-2'} on {hardware(args.device)}; batch {args.batch_size}, max_length "
           f"{args.max_length}, {steps} steps per timed pass, best of {args.repeats}; torch "
           f"{torch.__version__}, python {platform.python_version()}")
-    memory = "peak GPU MB" if args.device == "cuda" else "peak RSS growth MB"
+    memory = memory_label(args.device)
     results = []
     for setting in SETTINGS:
         result = in_fresh_process(measure, args.model, setting, args.device, args.batch_size, steps, args.max_length,

@@ -22,14 +22,13 @@ from __future__ import annotations
 import argparse
 import platform
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from measuring import in_fresh_process, peak_mb, reset_peak  # benchmarks/measuring.py, beside this script
+from measuring import fastest_pass, hardware, in_fresh_process, memory_label, peak_mb, reset_peak  # benchmarks/measuring.py, beside this script
 
 SETTINGS = ("full fine-tuning", "LoRA")
 
@@ -58,25 +57,19 @@ def measure(model_name: str | None, setting: str, device: str, rank: int, batch_
     warm_up, batches = batches[-1], batches[:-1]
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
 
-    def step(batch: list[dict]) -> int:
+    def step(batch: list[dict]) -> tuple[int]:
         inputs = {k: v.to(device) for k, v in collate(batch).items()}
         model(**inputs).loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        return int(inputs["attention_mask"].sum())
+        return (int(inputs["attention_mask"].sum()),)
 
     base = reset_peak(device)  # the model and rows are loaded: what follows is training's own memory
     for _ in range(2):  # warm up: allocator, thread pools, kernels, and the optimizer's state
         step(warm_up)
-    rates = []
-    for _ in range(repeats):  # the fastest pass counts: on a shared machine the others were slowed down
-        start = time.perf_counter()
-        trained = sum(step(batch) for batch in batches)
-        if device == "cuda":
-            torch.cuda.synchronize()
-        rates.append(trained / (time.perf_counter() - start))
+    seconds, (trained,), spread = fastest_pass(step, batches, repeats, device)
     trainable = trainable_parameters(model)[0]
-    return {"trainable": trainable, "total": total, "tokens/s": max(rates), "spread": 1 - min(rates) / max(rates),
+    return {"trainable": trainable, "total": total, "tokens/s": trained / seconds, "spread": spread,
             "peak MB": peak_mb(device) - base}
 
 
@@ -91,13 +84,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--repeats", type=int, default=2, help="timed passes per setting; the fastest counts")
     args = parser.parse_args(argv)
     steps = args.steps or (40 if args.device == "cuda" else 8)
-    hardware = torch.cuda.get_device_name(0) if args.device == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"model {args.model or 'tiny offline GPT-2'} on {hardware}; LoRA rank {args.rank}; batch {args.batch_size}, "
+    print(f"model {args.model or 'tiny offline GPT-2'} on {hardware(args.device)}; LoRA rank {args.rank}; batch {args.batch_size}, "
           f"max_length {args.max_length}, {steps} AdamW steps per timed pass, best of {args.repeats}; torch "
           f"{torch.__version__}, python {platform.python_version()}")
     results = [{"setting": s, **in_fresh_process(measure, args.model, s, args.device, args.rank, args.batch_size, steps,
                                                  args.max_length, args.repeats)} for s in SETTINGS]
-    memory = "peak GPU MB" if args.device == "cuda" else "peak RSS growth MB"
+    memory = memory_label(args.device)
     print(f"\n{'setting':<18} {'trainable params':>16} {'share':>7} {memory:>19} {'trained tok/s':>13} "
           f"{'repeat spread':>13}")
     for r in results:

@@ -1,4 +1,4 @@
-"""What the benchmark scripts share: peak memory, and running one measurement in a fresh process.
+"""What the benchmark scripts share: timed passes, peak memory, and running one measurement in a fresh process.
 
 Peak memory on CUDA is ``torch.cuda.max_memory_allocated`` since `reset_peak`; on a CPU it is the process's resident
 high-water mark (``ru_maxrss``), which only ever grows: subtract the level `reset_peak` returned to get what the
@@ -10,7 +10,8 @@ from __future__ import annotations
 import multiprocessing as mp
 import resource
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -47,3 +48,28 @@ def in_fresh_process(measure: Callable[..., dict[str, Any]], *args: Any) -> dict
     """``measure(*args)`` in a new (spawned) Python process, so that its peak memory is its own."""
     with mp.get_context("spawn").Pool(1) as pool:
         return pool.apply(measure, args)
+
+
+def hardware(device: str | torch.device) -> str:
+    """What the numbers were measured on, for a benchmark's first line."""
+    return torch.cuda.get_device_name(0) if _is_cuda(device) else f"CPU, {torch.get_num_threads()} threads"
+
+
+def memory_label(device: str | torch.device) -> str:
+    """The memory column's name: what `peak_mb` measures on this device."""
+    return "peak GPU MB" if _is_cuda(device) else "peak RSS growth MB"
+
+
+def fastest_pass(step: Callable[[Any], tuple[int, ...]], batches: Sequence[Any], repeats: int,
+                 device: str | torch.device) -> tuple[float, tuple[int, ...], float]:
+    """Run `step` over every batch, `repeats` times. Returns the fastest pass's seconds (on a shared machine the
+    others were slowed down), the counts `step` returned summed over one pass, and the spread between passes
+    (1 - fastest / slowest), the benchmark's own noise."""
+    times, totals = [], ()
+    for _ in range(repeats):
+        start = time.perf_counter()
+        totals = tuple(map(sum, zip(*(step(batch) for batch in batches))))
+        if _is_cuda(device):
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return min(times), totals, 1 - min(times) / max(times)
