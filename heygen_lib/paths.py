@@ -41,3 +41,15 @@ def fresh_artifacts_dir(folder: Path) -> Path:
         (shared / name).mkdir(parents=True, exist_ok=True)  # so what a fresh run builds lands in the shared cache
         (folder / name).symlink_to((shared / name).resolve(), target_is_directory=True)
     return folder
+
+
+def shown_path(path: str | Path) -> str:
+    """A path as the kit prints it, never this machine's absolute path: relative to the kit when inside it, as
+    ``$HEYGEN_ARTIFACTS_DIR/...`` when inside artifacts kept elsewhere (e.g. on Google Drive), else as given."""
+    path = Path(os.path.abspath(path))
+    if path.is_relative_to(PROJECT_ROOT):
+        return str(path.relative_to(PROJECT_ROOT))
+    artifacts = Path(os.path.abspath(artifacts_dir()))
+    if path.is_relative_to(artifacts):
+        return str(Path("$HEYGEN_ARTIFACTS_DIR") / path.relative_to(artifacts))
+    return str(path)

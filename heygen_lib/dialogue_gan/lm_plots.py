@@ -1,20 +1,10 @@
-"""Figures and page helpers for notebook 04's LM dialogue GAN: training curves over seeds, discriminator reports."""
+"""Figures for notebook 04's LM dialogue GAN: training curves over seeds, discriminator reports."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 from matplotlib.figure import Figure
-
-from heygen_lib.paths import PROJECT_ROOT
-
-
-def shown_path(path: str | Path) -> str:
-    """A path as a notebook prints it: relative to the kit when inside it (no machine paths in outputs), else as
-    given (e.g. artifacts kept on a mounted drive via HEYGEN_ARTIFACTS_DIR)."""
-    path = Path(path)
-    return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
 
 
 def curves_over_seeds(histories: Mapping[str, Sequence[Sequence[Mapping[str, object]]]],

@@ -25,7 +25,7 @@ from heygen_lib.gan.losses import LOSSES
 from heygen_lib.gan.oracle import oracle_benchmark, oracle_config
 from heygen_lib.gan.text_data import Vocabulary, load_text_lines
 from heygen_lib.gan.training import GANTrainer, TrainConfig, gumbel_recipe, seqgan_recipe, train_adversarial, train_mle
-from heygen_lib.paths import PROJECT_ROOT, artifacts_dir
+from heygen_lib.paths import artifacts_dir, shown_path
 from heygen_lib.profile import PROFILES, active_profile, device
 
 
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
     generator_config, real, metrics = _data(args, sizes, dev)
     output = args.output or artifacts_dir() / "text_gans"
     print(f"profile {profile.name} on {dev}; data {args.data}: {tuple(real.shape)}; {mle_epochs} MLE epochs, then "
-          f"{steps} {args.method} steps; checkpoints in {_shown(output)}", flush=True)
+          f"{steps} {args.method} steps; checkpoints in {shown_path(output)}", flush=True)
 
     def trainer(config: TrainConfig) -> GANTrainer:
         discriminator = CNNDiscriminator(CNNDiscriminatorConfig(vocab_size=generator_config.vocab_size,
@@ -113,16 +113,8 @@ def run(args: argparse.Namespace) -> dict[str, float]:
     shown = [k for k in after if k not in ("phase", "step", "mle_epochs", "adversarial_steps")]
     print("after MLE:        " + ", ".join(f"{k} {before[k]:.3f}" for k in shown))
     print(f"after {args.method:<11} " + ", ".join(f"{k} {after[k]:.3f}" for k in shown))
-    print(f"saved {_shown(mle_file)} and {_shown(gan_file)}")
+    print(f"saved {shown_path(mle_file)} and {shown_path(gan_file)}")
     return after
-
-
-def _shown(path) -> str:
-    """A path relative to the kit when it is inside it (no machine paths in what we print)."""
-    try:
-        return str(Path(path).resolve().relative_to(PROJECT_ROOT))
-    except ValueError:
-        return str(path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

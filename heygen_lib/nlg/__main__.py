@@ -26,7 +26,7 @@ from heygen_lib.data import prepare_pairs
 from heygen_lib.data.loaders import CORPORA
 from heygen_lib.nlg.finetune import (FREEZE_STRATEGIES, FineTuneConfig, base_model, fine_tune, load_model, model_dir,
                                      profile_config, quiet_file_progress, save_model, tiny_base_dir, tokenizer_texts)
-from heygen_lib.paths import PROJECT_ROOT, artifacts_dir
+from heygen_lib.paths import artifacts_dir, shown_path
 from heygen_lib.profile import PROFILES, active_profile
 from heygen_lib.tiny_models import build_tiny_causal_lm
 
@@ -43,7 +43,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--corpus", choices=sorted(CORPORA), default="support")
     parser.add_argument("--limit", type=int, default=None, help="dialogues to load (default: all)")
     parser.add_argument("--output", type=Path, default=None,
-                        help=f"where the model goes (default: {_shown(model_dir())})")
+                        help=f"where the model goes (default: {shown_path(model_dir())})")
     parser.add_argument("--run-dir", type=Path, default=None,
                         help="checkpoints and TensorBoard logs (default: artifacts/nlg/runs/cli)")
     parser.add_argument("--resume", action="store_true",
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace, callbacks: Sequence = ()) -> Path:
         distributed.on_main(lambda: base_model(profile))
         name = base_model(profile)
     processes = distributed.world_size()
-    distributed.say(f"profile {profile.name}; model {_shown(name)}; {args.corpus}: {len(train)} train, {len(dev)} dev "
+    distributed.say(f"profile {profile.name}; model {shown_path(name)}; {args.corpus}: {len(train)} train, {len(dev)} dev "
                     f"pairs; {processes} process{'es' if processes > 1 else ''}, "
                     f"{distributed.per_process_batch(config.batch_size)} rows each per forward pass")
     distributed.say(str(config))
@@ -116,16 +116,8 @@ def run(args: argparse.Namespace, callbacks: Sequence = ()) -> Path:
     distributed.say(f"{result.steps} of {result.planned_steps} steps{stopped}"
                     f"; dev perplexity {math.exp(before):.1f} before, {math.exp(result.best_dev_loss):.1f} at the kept "
                     f"step {result.best_step}; {result.trainable_parameters:,} trainable parameters; "
-                    f"{result.seconds:.0f} s; saved to {_shown(output)}")
+                    f"{result.seconds:.0f} s; saved to {shown_path(output)}")
     return output
-
-
-def _shown(path) -> str:
-    """A path relative to the kit when it is inside it (no machine paths in what we print)."""
-    try:
-        return str(Path(path).resolve().relative_to(PROJECT_ROOT))
-    except ValueError:
-        return str(path)
 
 
 def main(argv: Sequence[str] | None = None, callbacks: Sequence = ()) -> int:

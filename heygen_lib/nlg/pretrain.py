@@ -38,7 +38,7 @@ from heygen_lib.data.pairs import split_dialogues
 from heygen_lib.nlg.dialogue_format import DialogueFormat
 from heygen_lib.nlg.finetune import (StopOnNonFiniteLoss, _trainer, collator_for, precision_flags,
                                      quiet_file_progress, training_arguments)
-from heygen_lib.paths import artifacts_dir
+from heygen_lib.paths import artifacts_dir, shown_path
 from heygen_lib.profile import PretrainSizes, active_profile
 from heygen_lib.tiny_models import train_tokenizer
 
@@ -287,9 +287,7 @@ def main() -> None:
     started = time.perf_counter()
     folder = ensure_pretrained()
     manifest = read_manifest(folder)
-    root = artifacts_dir().parent
-    shown = folder.relative_to(root) if folder.is_relative_to(root) else folder
-    print(f"{shown}: {manifest['parameters']:,} parameters, {manifest['steps']} steps ({manifest['tokens']:,} "
+    print(f"{shown_path(folder)}: {manifest['parameters']:,} parameters, {manifest['steps']} steps ({manifest['tokens']:,} "
           f"tokens) in {manifest['seconds']:.0f} s when built; final training loss {manifest['final_loss']:.3f}, "
           f"held-out perplexity {loss_to_perplexity(manifest['dev_loss']):.1f}; this call: "
           f"{time.perf_counter() - started:.0f} s")
