@@ -23,7 +23,7 @@ from heygen_lib.gan.evaluation import oracle_metrics, text_metrics
 from heygen_lib.gan.generators import LSTMGenerator, LSTMGeneratorConfig
 from heygen_lib.gan.losses import LOSSES
 from heygen_lib.gan.oracle import oracle_benchmark, oracle_config
-from heygen_lib.gan.text_data import Vocabulary, load_text_lines
+from heygen_lib.gan.text_data import Vocabulary, length_for, load_text_lines
 from heygen_lib.gan.training import GANTrainer, TrainConfig, gumbel_recipe, seqgan_recipe, train_adversarial, train_mle
 from heygen_lib.paths import artifacts_dir, shown_path
 from heygen_lib.profile import PROFILES, active_profile, device
@@ -60,11 +60,15 @@ def _data(args: argparse.Namespace, sizes, dev: torch.device):
     if len(lines) < 20:
         raise ValueError(f"{args.data}: {len(lines)} lines; a text GAN needs at least 20 (one sentence per line)")
     held_out = max(1, len(lines) // 10)
-    vocab = Vocabulary.build(lines[held_out:], max_size=sizes.text_vocab)
-    generator = LSTMGeneratorConfig(vocab_size=len(vocab), max_len=sizes.text_max_len, start_token=vocab.bos,
+    train = lines[held_out:]
+    vocab = Vocabulary.build(train, max_size=sizes.text_vocab)
+    max_len, truncated = length_for(train)  # notebook 03's choice: the length that holds 99.9% of sentences whole
+    print(f"{shown_path(args.data)}: sequences of {max_len} tokens; {truncated} of {len(train)} training sentences are longer "
+          "and cut", flush=True)
+    generator = LSTMGeneratorConfig(vocab_size=len(vocab), max_len=max_len, start_token=vocab.bos,
                                     embed_dim=64, hidden_dim=128)  # notebook 03's real-text generator
-    metrics = text_metrics(vocab, lines[:held_out], n_samples=min(sizes.eval_samples, 500))
-    return generator, vocab.encode(lines[held_out:], sizes.text_max_len), metrics
+    metrics = text_metrics(vocab, lines[:held_out], n_samples=min(sizes.eval_samples, 500), train_texts=train)
+    return generator, vocab.encode(train, max_len), metrics
 
 
 def run(args: argparse.Namespace) -> dict[str, float]:
