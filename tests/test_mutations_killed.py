@@ -37,7 +37,8 @@ def first_critic_loss(gp_weight: float) -> float:
     critic = CNNDiscriminator(CNNDiscriminatorConfig(vocab_size=12, max_len=6, embed_dim=8, filter_widths=(2,),
                                                      filter_counts=(4,)))
     real = torch.randint(12, (64, 6), generator=torch.Generator().manual_seed(1))
-    config = TrainConfig(method="gumbel", loss="wgan-gp", gp_weight=gp_weight, batch_size=16, d_steps=1)
+    config = TrainConfig(method="gumbel", loss="wgan-gp", gp_weight=gp_weight, batch_size=16, d_steps=1,
+                         anneal_steps=1)
     return GANTrainer(generator, critic, real, config).adversarial_step()["d_loss"]
 
 
