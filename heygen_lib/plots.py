@@ -48,7 +48,7 @@ def top_ngrams(by_source: Mapping[str, Sequence[tuple[str, int]]], n: int) -> Fi
     for ax, (source, grams) in zip(axes, by_source.items()):
         labels = [g for g, _ in grams][::-1]
         ax.barh(labels, [c for _, c in grams][::-1], color="tab:blue")
-        ax.set(title=f"{source}: top {n}-grams", xlabel="count")
+        ax.set(title=f"{source}: top {n}-grams", xlabel="count (occurrences in the corpus)", ylabel=f"{n}-gram")
         ax.tick_params(axis="y", labelsize=8)
     return fig
 
@@ -68,7 +68,8 @@ def cleaning_steps(reports: Mapping[str, CleaningReport]) -> Figure:
         ax.barh(np.arange(len(steps)) + k * height, shares, height=height, label=source)
     ax.set_yticks(np.arange(len(steps)) + height * (len(reports) - 1) / 2, steps, fontsize=8)
     ax.invert_yaxis()
-    ax.set(xlabel="per 100 turns of the corpus (dialogue steps: per 100 dialogues)", title="What cleaning changed or removed")
+    ax.set(xlabel="per 100 turns of the corpus (dialogue steps: per 100 dialogues)", ylabel="cleaning step",
+           title="What cleaning changed or removed")
     ax.legend(frameon=False)
     return fig
 
@@ -137,6 +138,28 @@ def augmentation_tradeoffs(
     return fig
 
 
+# Axis labels, with units, of the metrics and phases trainers record; one not listed is labelled with its own name.
+METRIC_LABELS = {
+    "nll": "NLL (nats per token)",
+    "nll_oracle": "NLL_oracle (nats per token)",
+    "nll_test": "NLL_test (nats per token)",
+    "loss": "loss (nats per token)",
+    "distinct-3": "distinct-3 (share of 3-grams unique)",
+    "reward": "mean reward D(x) (probability)",
+    "accuracy": "accuracy (share correct)",
+    "g_loss": "generator loss (the chosen GAN loss)",
+    "d_loss": "discriminator loss (the chosen GAN loss)",
+    "beta": "inverse temperature beta",
+}
+STEP_LABELS = {
+    "mle": "MLE epoch",
+    "adversarial": "adversarial step",
+    "discriminator": "discriminator update",
+    "train": "optimizer step",
+    "dev": "optimizer step",
+}
+
+
 def training_curves(history: Sequence[Mapping[str, object]], curves: Sequence[tuple[str, str]], title: str = "") -> Figure:
     """One panel per (phase, metric) of a trainer's history, against that phase's step; a panel of "eval" records is
     drawn against adversarial steps when they exist, else against MLE epochs."""
@@ -149,8 +172,10 @@ def training_curves(history: Sequence[Mapping[str, object]], curves: Sequence[tu
             ax.set_xlabel("MLE epochs + adversarial steps")
         else:
             xs = [float(r["step"]) for r in rows]
-            ax.set_xlabel(f"{phase} step")
+            ax.set_xlabel(STEP_LABELS.get(phase, f"{phase} step"))
         ax.plot(xs, [float(r[metric]) for r in rows], marker="." if len(rows) < 60 else None)
+        ax.set_ylabel(METRIC_LABELS.get(metric, metric), fontsize=9)
+        ax.ticklabel_format(axis="y", useOffset=False)
         ax.set_title(metric if phase == "eval" else f"{phase}: {metric}", fontsize=10)
     if title:
         fig.suptitle(title)

@@ -22,16 +22,9 @@ from heygen_lib.lessons import RUN_DIR_ENV, read_lessons
 from heygen_lib.notebook_output import cell_problems
 from heygen_lib.paths import runs_dir
 
-# Notebooks whose problems are reported as warnings instead of failures, each with the reason. Must end empty.
-# The notebook owners are cleaning these up (issues 14 and 19); `make test` lists each problem as a warning meanwhile.
-OUTPUT_CHECK_EXEMPT: dict[str, str] = {
-    "01_dialogue_data.ipynb": "# NBVAL_ markers, machine paths and a warning in outputs, unlabelled y axes (colab)",
-    "02_augmentation.ipynb": "# NBVAL_ markers (augment)",
-    "03_text_gans.ipynb": "# NBVAL_ markers (textgan)",
-    "04_dialogue_gan.ipynb": "# NBVAL_ markers (dgan)",
-    "05_fine_tuning.ipynb": "markers converted; not yet run clean under the checker (pretrain)",
-    "06_chatbot.ipynb": "markers converted; not yet run clean under the checker (reliability)",
-}
+# Notebooks whose problems are reported as warnings instead of failures, each with the reason. Kept empty: a notebook
+# goes here only with the issue that will clean it, so `make test` lists its problems meanwhile.
+OUTPUT_CHECK_EXEMPT: dict[str, str] = {}
 LESSONS_EXEMPT: dict[str, str] = {}
 
 KERNEL_SETUP = "from heygen_lib.notebook_output import install_kernel_checks as _c; _c(); del _c"
