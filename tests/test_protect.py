@@ -1,6 +1,8 @@
 """Protected spans: found where they are, and left byte-identical by every augmenter (a property test)."""
 
 import random
+import subprocess
+import sys
 
 import pytest
 from hypothesis import given, settings
@@ -115,3 +117,25 @@ def test_a_neural_back_translation_that_loses_a_span_is_dropped(monkeypatch):
     translator = BackTranslator.__new__(BackTranslator)
     monkeypatch.setattr(translator, "round_trip", lambda texts, rng: (list(texts), ["refund of 54 dollars", "ok fine"]))
     assert translator.augment(["refund of $54.90", "ok, fine"], random.Random(0)) == [None, "ok fine"]
+
+
+LONG_TOKENS = ["a", "a-", "a.", "a_", "a1-", "#a-", "a@", "1.", "x.com.", "Aa, "]
+
+
+def test_protected_spans_run_in_linear_time_on_a_one_megabyte_token():
+    # A child process with a deadline, so a quadratic pattern fails the test instead of hanging the suite.
+    code = ("from heygen_lib.augment.protect import protected_spans\n"
+            f"for unit in {LONG_TOKENS!r}:\n"
+            "    protected_spans('hi ' + unit * (1_000_000 // len(unit)) + ' there', names=('Brightcart Plus',))\n")
+    try:
+        subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("finding protected spans in a 1 MB token took over 60 s: a span pattern is super-linear")
+
+
+@pytest.mark.parametrize("text, first_word_kept", [("Ask Tom now. Tom Hardy came", False), ("hi, - Tom Hardy", True),
+                                                   ("we sent Tom Hardy it", True), ("ok!\n  Tom Hardy", False),
+                                                   ("  Tom Hardy", False)])
+def test_a_name_run_at_a_sentence_start_loses_its_first_word(text, first_word_kept):
+    found = names_in([text], min_count=1)
+    assert ("Tom Hardy" in found) == first_word_kept

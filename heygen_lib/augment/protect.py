@@ -37,19 +37,31 @@ _UNITS = (r"%|°[CF]|kg|lbs?|oz|ml|cl|cm|mm|km|inch(?:es)?|ft|gb|mb|tb|kb|ghz|mh
           r"am|pm|a\.m\.|p\.m\.|euros?|dollars?|pounds?|cents?|usd|eur|gbp|cad")
 _PATTERNS = {
     "mask": r"<(?:email|url|phone|[a-z_]+)>",
-    "email": r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+",
-    "url": r"(?:https?://|www\.)[^\s<>\"]+|\b[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|io|co|uk|de|es|fr|eu|app|example)\b(?:/[^\s<>\"]*)?",
+    "email": r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+",
+    "url": r"(?:https?://|www\.)[^\s<>\"]+|(?<![\w.-])[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|io|co|uk|de|es|fr|eu|app|example)\b(?:/[^\s<>\"]*)?",
     "date": (rf"\b\d{{4}}-\d{{2}}-\d{{2}}\b|\b\d{{1,2}}[/.]\d{{1,2}}[/.]\d{{2,4}}\b"
              rf"|\b(?:{_WEEKDAY},?\s)?(?:{_MONTH}\s{_DAY}(?:,?\s\d{{4}})?|{_DAY}\s(?:of\s)?{_MONTH}(?:,?\s\d{{4}})?)(?!\w)"),
     "time": r"\b\d{1,2}:\d{2}(?:\s?(?:am|pm|a\.m\.|p\.m\.))?(?!\w)",
     # A number with its currency and unit; the number may carry thousands separators and decimals.
     "amount": rf"(?:[$€£¥]\s?|\b(?:USD|EUR|GBP|CAD)\s?)?(?<![\w.])\d+(?:[.,]\d+)*(?:\s?(?i:{_UNITS})(?!\w)|(?i:[glmhvwxk])\b)?",
-    "code": r"#?\b(?:[A-Za-z]+[-_])*[A-Za-z]*\d\w*(?:[-/][A-Za-z0-9]+)*\b|#[A-Za-z0-9][\w-]*\b",
+    "code": r"(?<![\w-])#?(?:[A-Za-z]+[-_])*[A-Za-z]*\d\w*(?:[-/][A-Za-z0-9]+)*\b|#[A-Za-z0-9][\w-]*\b",
 }
+# Every pattern that can start inside a word begins with a look-behind, so a match is tried only where a token
+# starts: without it a long run like "a-a-a-..." is scanned to its end from every position (quadratic time).
 _SPAN = re.compile("|".join(f"(?P<{kind}>{pattern})" for kind, pattern in _PATTERNS.items()))
 _TRAILING = ".,;:!?)]}'\"’”"  # closes a sentence or a bracket, not a URL
 _NAME = re.compile(r"\b[A-Z][A-Za-z0-9]*[a-z0-9][A-Za-z0-9]*(?:[ -][A-Z][A-Za-z0-9]+)*(?![\w'’])")
-_SENTENCE_START = re.compile(r"(?:^|[.!?]\s+|\n)\W*$")
+_NON_WORD = re.compile(r"\W")
+_SENTENCE_END = re.compile(r"[.!?]\s|\n")
+
+
+def _starts_sentence(text: str, position: int) -> bool:
+    """Whether `position` begins a sentence: only non-word characters stand between it and the text's start, a line
+    break or a sentence's end. Looks back over those characters alone, so it costs nothing per name in a long text."""
+    start = position
+    while start > 0 and _NON_WORD.match(text, start - 1):
+        start -= 1
+    return start == 0 or _SENTENCE_END.search(text, start, position) is not None
 
 
 def names_in(texts: Iterable[str], min_count: int = 2, min_capitalised: float = 0.75) -> tuple[str, ...]:
@@ -62,7 +74,7 @@ def names_in(texts: Iterable[str], min_count: int = 2, min_capitalised: float = 
     for text in texts:
         lower.update(re.findall(r"(?<![\w.@])[a-z][\w'-]*(?![\w'-]*[.@]\w)", text))  # not in a URL or address
         for match in _NAME.finditer(text):
-            if _SENTENCE_START.search(text[: match.start()]):  # "Ask Tom": the run's first word is a sentence's
+            if _starts_sentence(text, match.start()):  # "Ask Tom": the run's first word is a sentence's
                 second = re.search(r"[ -]", match.group())
                 match = _NAME.match(text, match.start() + second.end()) if second else None
             if match:
