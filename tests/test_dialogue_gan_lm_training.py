@@ -12,7 +12,7 @@ from heygen_lib.data.pairs import Pair
 from heygen_lib.dialogue_gan import lm_policy
 from heygen_lib.dialogue_gan.feature_discriminator import (DiscriminatorAtChance, LMPairFeatures, accuracy_by_kind,
                                                            featurize, fit_discriminator, labelled_pairs,
-                                                           require_learned)
+                                                           overlap_features, require_learned)
 from heygen_lib.dialogue_gan.lm_training import (AdversarialLMConfig, AdversarialLMTrainer, leave_one_out_baseline,
                                                  policy_gradient_loss, sequence_kl)
 
@@ -108,6 +108,18 @@ def test_a_discriminator_learns_separable_kinds_and_reports_each():
     assert losses[-1] < losses[0] / 3
     assert report["real"] > 0.95 and report["generated"] > 0.95 and report["balanced"] > 0.95
     require_learned(report, 0.7)
+
+
+def test_overlap_features_count_the_customers_content_words_an_answer_picks_up_and_ignore_function_words():
+    context = [Turn("customer", "Hi there"), Turn("customer", "My blender order 1234 is late")]
+    answer, other, filler = "Sorry! Your blender order 1234 ships today.", "Please restart the router.", "It is the one."
+    rows = overlap_features([context] * 3, [answer, other, filler])
+    # answer: {sorry, blender, order, 1234, ships, today}: 3 of its 6 in the context, all 3 in the last turn; the
+    # context's {hi, blender, order, 1234, late} ("there", "my", "is" are function words, speakers are not words)
+    assert rows[0].tolist() == pytest.approx([3 / 6, 3 / 5, 3 / 6, 1.0])
+    assert rows[1].tolist() == [0.0, 0.0, 0.0, 0.0]  # another dialogue's answer shares nothing
+    assert rows[2].tolist() == [0.0, 0.0, 0.0, 0.0]  # "it", "is", "the", "one" carry no topic: nothing shared
+    assert overlap_features([], []).shape == (0, 4)
 
 
 def _pairs(n=8):

@@ -316,7 +316,7 @@ def build_reviewed_export(sizes: DialogueGanSizes, base: str | Path, seed: int =
     `sizes`; writes and returns `review.reviewed_pairs_path()`."""
     from heygen_lib.data import prepare_pairs
     from heygen_lib.dialogue_gan.export import candidates_path
-    from heygen_lib.dialogue_gan.feature_discriminator import require_learned
+    from heygen_lib.dialogue_gan.feature_discriminator import MIN_HELD_OUT_BALANCED, require_learned
     from heygen_lib.dialogue_gan.review import ReviewStore, write_reviewed_pairs
     from heygen_lib.dialogue_gan.review_rule import ReviewRule, rule_review
 
@@ -332,7 +332,7 @@ def build_reviewed_export(sizes: DialogueGanSizes, base: str | Path, seed: int =
     train_generated, dev_generated = generated(prepared.train, seed), generated(prepared.dev, seed + 1)
     discriminator = fit_pair_discriminator(features, prepared.train, train_generated, prepared.dev, dev_generated,
                                            sizes.d_fit_steps, seed)
-    require_learned(discriminator.held_out_accuracy, 0.6)
+    require_learned(discriminator.held_out_accuracy, MIN_HELD_OUT_BALANCED)
     checkpoint = lm_dir() / f"adversarial-seed{seed}.pt"
     trainer = adversarial_run(folder, reference, tokenizer, discriminator, prepared.train,
                               adversarial_config(sizes, seed), sizes.lm_adversarial_steps, checkpoint,

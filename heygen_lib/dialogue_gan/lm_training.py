@@ -149,7 +149,8 @@ class AdversarialLMTrainer:
         with torch.no_grad():
             ref_out = lm_policy.forward(self.reference, repeated, samples, hidden=True)
             ref_log_probs = lm_policy.token_log_probs(ref_out.logits, repeated, samples)
-            fake = self.features.from_output(ref_out, repeated, samples)
+            contexts = [p.context for p in pairs for _ in range(cfg.samples_per_context)]  # as `repeat` orders them
+            fake = self.features.from_output(ref_out, repeated, samples, contexts)
         rewards = self.discriminator.probability(fake).to(log_probs.device)
         baseline = self._baseline(rewards)
         mask = samples.mask.to(log_probs.device)
