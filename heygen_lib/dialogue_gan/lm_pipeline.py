@@ -54,10 +54,13 @@ def lm_dir() -> Path:
 def mle_model(base: str | Path, train: Sequence[Pair], dev: Sequence[Pair], sizes: DialogueGanSizes, seed: int = 0,
               folder: str | Path | None = None, progress: bool = True) -> tuple[Path, finetune.FineTuneResult | None]:
     """The MLE-fine-tuned generator's folder: `base` fine-tuned on `train` (response-only loss, early stopping on
-    `dev`; `nlg.finetune.fine_tune`). Reused when the folder already holds one made by the same recipe (then the
-    result is None)."""
+    `dev`; `nlg.finetune.fine_tune`). Reused when the folder already holds one made by the same recipe, the base's
+    weights included (then the result is None)."""
     folder = Path(folder or lm_dir() / "mle")
-    recipe = {"base": str(base), "epochs": sizes.lm_mle_epochs, "lr": sizes.lm_learning_rate, "seed": seed,
+    # a local base (the stand-in) is rebuilt in place when its own recipe changes: its weights say which one it is
+    weights = Path(base) / "model.safetensors"
+    recipe = {"base": str(base), "base_sha256": file_sha256(weights) if weights.is_file() else None,
+              "epochs": sizes.lm_mle_epochs, "lr": sizes.lm_learning_rate, "seed": seed,
               "max_length": sizes.max_prompt + sizes.max_new_tokens,
               "pairs": hashlib.sha256(json.dumps([[p.dialogue_id, p.turn_index] for p in train]).encode()).hexdigest()}
     recipe_file = folder / RECIPE
