@@ -39,6 +39,7 @@ from heygen_lib.data.dialogue import Turn
 from heygen_lib.data.readings import FUNCTION_WORDS
 from heygen_lib.dialogue_gan import lm_policy
 from heygen_lib.dialogue_gan.negatives import KINDS, mismatched_indices
+from heygen_lib.gan.generators import eval_mode
 from heygen_lib.text import word_tokens
 
 Contexts = Sequence[Sequence[Turn]]
@@ -108,16 +109,14 @@ class LMPairFeatures:
     @torch.no_grad()
     def __call__(self, contexts: Contexts, texts: Sequence[str]) -> torch.Tensor:
         out = []
-        was_training = self.model.training
-        self.model.eval()
-        for start in range(0, len(texts), self.batch_size):
-            prompts = lm_policy.encode_prompts(self.tokenizer, contexts[start : start + self.batch_size],
-                                               self.max_prompt)
-            responses = lm_policy.encode_responses(self.tokenizer, texts[start : start + self.batch_size],
-                                                   self.max_tokens)
-            out.append(self.from_output(lm_policy.forward(self.model, prompts, responses, hidden=True), prompts,
-                                        responses, contexts[start : start + self.batch_size]))
-        self.model.train(was_training)
+        with eval_mode(self.model):
+            for start in range(0, len(texts), self.batch_size):
+                batch = contexts[start : start + self.batch_size]
+                prompts = lm_policy.encode_prompts(self.tokenizer, batch, self.max_prompt)
+                responses = lm_policy.encode_responses(self.tokenizer, texts[start : start + self.batch_size],
+                                                       self.max_tokens)
+                out.append(self.from_output(lm_policy.forward(self.model, prompts, responses, hidden=True), prompts,
+                                            responses, batch))
         return torch.cat(out)
 
 
@@ -198,11 +197,8 @@ class FeatureDiscriminator(nn.Module):
     @torch.no_grad()
     def probability(self, features: torch.Tensor) -> torch.Tensor:
         """P(real) per row, without dropout (the mode is restored): [B] on the CPU."""
-        was_training = self.training
-        self.eval()
-        out = torch.sigmoid(self(features)).cpu()
-        self.train(was_training)
-        return out
+        with eval_mode(self):
+            return torch.sigmoid(self(features)).cpu()
 
 
 def discriminator_loss(logits_real: torch.Tensor, logits_fake: torch.Tensor) -> torch.Tensor:
