@@ -193,6 +193,27 @@ def response_metrics(texts: Sequence[str], pairs: Sequence[Pair], judge: FittedD
     }
 
 
+def unseen_word_share(texts: Sequence[str], known: Sequence[str]) -> float:
+    """The share of the words in `texts` (letters only: no numbers or punctuation) that occur in none of `known`.
+    A small generator glues word pieces into non-words ("returnels"); real replies have a few unseen words too
+    (names, typos), so compare with real held-out responses."""
+    vocabulary = {w for text in known for w in word_tokens(text)}
+    words = [w for text in texts for w in word_tokens(text) if w.isalpha()]
+    return sum(w not in vocabulary for w in words) / len(words) if words else 0.0
+
+
+def unseen_word_reading(generated: float, real: float) -> str:
+    """One sentence on how the generated responses read, from their and real responses' `unseen_word_share`: more
+    than twice the real share (and 2 points above it) counts as invented words."""
+    said = (f"{generated:.0%} of the words in these generated responses occur nowhere in the training pairs (in "
+            f"real held-out responses: {real:.0%})")
+    if generated > max(2 * real, real + 0.02):
+        return (said + ": many are invented words, so the replies do not read as language yet. The reward and the "
+                "review can only choose among what the generator can write; notebook 05 measures whether such data "
+                "helps anyway.")
+    return said + ": about as many as in real replies, so the words are real; read a few rows for grammar and fit."
+
+
 @dataclass(frozen=True)
 class SeedComparison:
     """Per generator, the metrics of each training seed's run; mean and spread (std over seeds) on demand."""
