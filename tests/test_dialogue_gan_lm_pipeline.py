@@ -6,7 +6,8 @@ import pytest
 
 from heygen_lib.data.dialogue import Turn
 from heygen_lib.data.pairs import Pair
-from heygen_lib.dialogue_gan.lm_pipeline import SeedComparison, brevity_penalty, reading, verdict
+from heygen_lib.dialogue_gan.lm_pipeline import (SeedComparison, brevity_penalty, reading, unseen_word_reading,
+                                              unseen_word_share, verdict)
 from heygen_lib.dialogue_gan.review import ReviewStore
 from heygen_lib.dialogue_gan.review_rule import ReviewRule, rule_review
 
@@ -14,6 +15,19 @@ from heygen_lib.dialogue_gan.review_rule import ReviewRule, rule_review
 def test_brevity_penalty_charges_short_replies_only():
     assert brevity_penalty(["a b c d"], ["w x y z"]) == 1.0
     assert brevity_penalty(["a b"], ["w x y z"]) == pytest.approx(math.exp(1 - 4 / 2))
+
+
+def test_unseen_words_are_the_letter_words_found_in_no_known_text():
+    known = ["Your order ships today.", "Sorry about the delay!"]
+    assert unseen_word_share(["Your order ships today, 1234!"], known) == 0.0  # numbers and punctuation don't count
+    assert unseen_word_share(["Your returnels shipsa today."], known) == pytest.approx(2 / 4)
+    assert unseen_word_share([], known) == 0.0
+
+
+def test_the_unseen_word_reading_flags_invented_words_only_well_above_the_real_share():
+    assert "invented words" in unseen_word_reading(0.20, 0.03)
+    assert "about as many as in real replies" in unseen_word_reading(0.04, 0.03)
+    assert "about as many as in real replies" in unseen_word_reading(0.0, 0.0)
 
 
 def _comparison(adv, ctl):

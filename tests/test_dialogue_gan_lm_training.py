@@ -12,7 +12,7 @@ from heygen_lib.data.pairs import Pair
 from heygen_lib.dialogue_gan import lm_policy
 from heygen_lib.dialogue_gan.feature_discriminator import (DiscriminatorAtChance, LMPairFeatures, accuracy_by_kind,
                                                            featurize, fit_discriminator, labelled_pairs,
-                                                           require_learned)
+                                                           overlap_features, require_learned)
 from heygen_lib.dialogue_gan.lm_training import (AdversarialLMConfig, AdversarialLMTrainer, leave_one_out_baseline,
                                                  policy_gradient_loss, sequence_kl)
 
@@ -27,19 +27,20 @@ def test_leave_one_out_baseline_is_the_mean_of_the_other_samples_of_the_same_con
 def test_policy_gradient_raises_log_probs_of_samples_above_their_baseline_and_lowers_those_below():
     log_probs = torch.full((2, 3), -1.0, requires_grad=True)
     mask = torch.ones(2, 3, dtype=torch.bool)
-    loss = policy_gradient_loss(log_probs, log_probs.detach(), mask, torch.tensor([0.9, 0.1]), 0.5, kl_coef=0.0)
+    no_kl = torch.zeros(2)
+    loss = policy_gradient_loss(log_probs, mask, torch.tensor([0.9, 0.1]), 0.5, no_kl, kl_coef=0.0)
     loss.backward()
     # gradient descent moves log_probs against the gradient: up for the rewarded sample, down for the other
     assert torch.allclose(log_probs.grad[0], torch.full((3,), -0.4 / 2))
     assert torch.allclose(log_probs.grad[1], torch.full((3,), 0.4 / 2))
-    one_sided = policy_gradient_loss(log_probs, log_probs.detach(), mask, torch.tensor([0.9, 0.5]), 0.5, 0.0)
+    one_sided = policy_gradient_loss(log_probs, mask, torch.tensor([0.9, 0.5]), 0.5, no_kl, 0.0)
     assert one_sided.item() == pytest.approx(-(0.4 * -3) / 2)
 
 
 def test_a_reward_equal_to_its_baseline_gives_no_gradient():
     log_probs = torch.randn(4, 5, requires_grad=True)
     rewards = torch.tensor([0.3, 0.7, 0.2, 0.9])
-    policy_gradient_loss(log_probs, log_probs.detach(), torch.ones(4, 5, dtype=torch.bool), rewards, rewards,
+    policy_gradient_loss(log_probs, torch.ones(4, 5, dtype=torch.bool), rewards, rewards, torch.zeros(4),
                          kl_coef=0.0).backward()
     assert log_probs.grad.abs().max().item() == 0.0
 
@@ -49,7 +50,8 @@ def test_the_kl_penalty_charges_samples_the_policy_likes_more_than_the_reference
     ref = torch.tensor([[-2.0, -2.0], [-1.0, -1.0]])  # sample 0: k = +2 nats; sample 1: k = 0
     mask = torch.ones(2, 2, dtype=torch.bool)
     assert sequence_kl(log_probs, ref, mask).tolist() == [2.0, 0.0]
-    policy_gradient_loss(log_probs, ref, mask, torch.tensor([0.5, 0.5]), 0.5, kl_coef=0.1).backward()
+    policy_gradient_loss(log_probs, mask, torch.tensor([0.5, 0.5]), 0.5, sequence_kl(log_probs, ref, mask),
+                         kl_coef=0.1).backward()
     assert torch.allclose(log_probs.grad[0], torch.full((2,), 0.2 / 2))  # advantage -0.2: pushed down
     assert log_probs.grad[1].abs().max().item() == 0.0
 
@@ -59,7 +61,8 @@ def test_masked_positions_get_no_gradient_and_no_kl():
     mask = torch.tensor([[True, True, False, False], [True, True, True, True]])
     ref = log_probs.detach() - 5.0
     assert sequence_kl(log_probs, ref, mask).tolist() == [10.0, 20.0]
-    policy_gradient_loss(log_probs, ref, mask, torch.tensor([1.0, 0.0]), 0.0, kl_coef=0.0).backward()
+    policy_gradient_loss(log_probs, mask, torch.tensor([1.0, 0.0]), 0.0, sequence_kl(log_probs, ref, mask),
+                         kl_coef=0.0).backward()
     assert log_probs.grad[0, 2:].abs().max().item() == 0.0
     assert log_probs.grad[0, :2].abs().min().item() > 0
 
@@ -108,6 +111,18 @@ def test_a_discriminator_learns_separable_kinds_and_reports_each():
     assert losses[-1] < losses[0] / 3
     assert report["real"] > 0.95 and report["generated"] > 0.95 and report["balanced"] > 0.95
     require_learned(report, 0.7)
+
+
+def test_overlap_features_count_the_customers_content_words_an_answer_picks_up_and_ignore_function_words():
+    context = [Turn("customer", "Hi there"), Turn("customer", "My blender order 1234 is late")]
+    answer, other, filler = "Sorry! Your blender order 1234 ships today.", "Please restart the router.", "It is the one."
+    rows = overlap_features([context] * 3, [answer, other, filler])
+    # answer: {sorry, blender, order, 1234, ships, today}: 3 of its 6 in the context, all 3 in the last turn; the
+    # context's {hi, blender, order, 1234, late} ("there", "my", "is" are function words, speakers are not words)
+    assert rows[0].tolist() == pytest.approx([3 / 6, 3 / 5, 3 / 6, 1.0])
+    assert rows[1].tolist() == [0.0, 0.0, 0.0, 0.0]  # another dialogue's answer shares nothing
+    assert rows[2].tolist() == [0.0, 0.0, 0.0, 0.0]  # "it", "is", "the", "one" carry no topic: nothing shared
+    assert overlap_features([], []).shape == (0, 4)
 
 
 def _pairs(n=8):

@@ -5,7 +5,7 @@ The generator that feeds notebook 05 is the pretrained causal LM: `lm_policy` (t
 `feature_discriminator` (pair discriminators on the LM's or MiniLM's features), `lm_training` (REINFORCE with a
 baseline and a KL penalty), `lm_pipeline` (the steps notebook 04 runs), `review_rule` (the scripted reviewer).
 The from-scratch LSTM version stays as the teaching contrast: `data`, `generator`, `discriminator`, `negatives`,
-`training`, `evaluation`, `export`. Review: `review` (the append-only store), `review_widget`, `panels`.
+`training`, `evaluation`, `export`. Review: `review` (the append-only store) and `review_widget`.
 """
 
 from __future__ import annotations

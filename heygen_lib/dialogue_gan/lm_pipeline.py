@@ -54,10 +54,13 @@ def lm_dir() -> Path:
 def mle_model(base: str | Path, train: Sequence[Pair], dev: Sequence[Pair], sizes: DialogueGanSizes, seed: int = 0,
               folder: str | Path | None = None, progress: bool = True) -> tuple[Path, finetune.FineTuneResult | None]:
     """The MLE-fine-tuned generator's folder: `base` fine-tuned on `train` (response-only loss, early stopping on
-    `dev`; `nlg.finetune.fine_tune`). Reused when the folder already holds one made by the same recipe (then the
-    result is None)."""
+    `dev`; `nlg.finetune.fine_tune`). Reused when the folder already holds one made by the same recipe, the base's
+    weights included (then the result is None)."""
     folder = Path(folder or lm_dir() / "mle")
-    recipe = {"base": str(base), "epochs": sizes.lm_mle_epochs, "lr": sizes.lm_learning_rate, "seed": seed,
+    # a local base (the stand-in) is rebuilt in place when its own recipe changes: its weights say which one it is
+    weights = Path(base) / "model.safetensors"
+    recipe = {"base": str(base), "base_sha256": file_sha256(weights) if weights.is_file() else None,
+              "epochs": sizes.lm_mle_epochs, "lr": sizes.lm_learning_rate, "seed": seed,
               "max_length": sizes.max_prompt + sizes.max_new_tokens,
               "pairs": hashlib.sha256(json.dumps([[p.dialogue_id, p.turn_index] for p in train]).encode()).hexdigest()}
     recipe_file = folder / RECIPE
@@ -190,6 +193,27 @@ def response_metrics(texts: Sequence[str], pairs: Sequence[Pair], judge: FittedD
     }
 
 
+def unseen_word_share(texts: Sequence[str], known: Sequence[str]) -> float:
+    """The share of the words in `texts` (letters only: no numbers or punctuation) that occur in none of `known`.
+    A small generator glues word pieces into non-words ("returnels"); real replies have a few unseen words too
+    (names, typos), so compare with real held-out responses."""
+    vocabulary = {w for text in known for w in word_tokens(text)}
+    words = [w for text in texts for w in word_tokens(text) if w.isalpha()]
+    return sum(w not in vocabulary for w in words) / len(words) if words else 0.0
+
+
+def unseen_word_reading(generated: float, real: float) -> str:
+    """One sentence on how the generated responses read, from their and real responses' `unseen_word_share`: more
+    than twice the real share (and 2 points above it) counts as invented words."""
+    said = (f"{generated:.0%} of the words in these generated responses occur nowhere in the training pairs (in "
+            f"real held-out responses: {real:.0%})")
+    if generated > max(2 * real, real + 0.02):
+        return (said + ": many are invented words, so the replies do not read as language yet. The reward and the "
+                "review can only choose among what the generator can write; notebook 05 measures whether such data "
+                "helps anyway.")
+    return said + ": about as many as in real replies, so the words are real; read a few rows for grammar and fit."
+
+
 @dataclass(frozen=True)
 class SeedComparison:
     """Per generator, the metrics of each training seed's run; mean and spread (std over seeds) on demand."""
@@ -316,7 +340,7 @@ def build_reviewed_export(sizes: DialogueGanSizes, base: str | Path, seed: int =
     `sizes`; writes and returns `review.reviewed_pairs_path()`."""
     from heygen_lib.data import prepare_pairs
     from heygen_lib.dialogue_gan.export import candidates_path
-    from heygen_lib.dialogue_gan.feature_discriminator import require_learned
+    from heygen_lib.dialogue_gan.feature_discriminator import MIN_HELD_OUT_BALANCED, require_learned
     from heygen_lib.dialogue_gan.review import ReviewStore, write_reviewed_pairs
     from heygen_lib.dialogue_gan.review_rule import ReviewRule, rule_review
 
@@ -332,7 +356,7 @@ def build_reviewed_export(sizes: DialogueGanSizes, base: str | Path, seed: int =
     train_generated, dev_generated = generated(prepared.train, seed), generated(prepared.dev, seed + 1)
     discriminator = fit_pair_discriminator(features, prepared.train, train_generated, prepared.dev, dev_generated,
                                            sizes.d_fit_steps, seed)
-    require_learned(discriminator.held_out_accuracy, 0.6)
+    require_learned(discriminator.held_out_accuracy, MIN_HELD_OUT_BALANCED)
     checkpoint = lm_dir() / f"adversarial-seed{seed}.pt"
     trainer = adversarial_run(folder, reference, tokenizer, discriminator, prepared.train,
                               adversarial_config(sizes, seed), sizes.lm_adversarial_steps, checkpoint,

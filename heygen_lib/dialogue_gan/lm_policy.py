@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from heygen_lib.data.dialogue import Turn
+from heygen_lib.gan.generators import eval_mode
 from heygen_lib.nlg.dialogue_format import DialogueFormat
 from heygen_lib.nlg.rows import prompt_ids
 
@@ -94,16 +95,13 @@ def sample(model, tokenizer, prompts: Prompts, max_new_tokens: int, temperature:
     same seed gives the same responses, and the caller's random state is left as it was."""
     device = next(model.parameters()).device
     prompts = prompts.to(device)
-    was_training = model.training
-    model.eval()
     sampling = {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0} if temperature > 0 \
         else {"do_sample": False}
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), eval_mode(model):
         torch.manual_seed(seed)
         out = model.generate(input_ids=prompts.ids, attention_mask=prompts.mask, max_new_tokens=max_new_tokens,
                              min_new_tokens=1, pad_token_id=tokenizer.pad_token_id,
                              eos_token_id=tokenizer.eos_token_id, **sampling)
-    model.train(was_training)
     ids = out[:, prompts.ids.size(1):]
     mask = response_mask(ids, tokenizer.eos_token_id)
     return Responses(ids.masked_fill(~mask, tokenizer.pad_token_id).cpu(), mask.cpu())
@@ -140,15 +138,13 @@ def response_nll(model, tokenizer, contexts: Sequence[Sequence[Turn]], texts: Se
     """The NLL (nats, summed over the response's tokens) of each response given its context under `model`, and its
     token count: two [N] tensors on the CPU. `perplexity` turns them into one number."""
     totals, counts = [], []
-    was_training = model.training
-    model.eval()
-    for start in range(0, len(texts), batch_size):
-        prompts = encode_prompts(tokenizer, contexts[start : start + batch_size], max_prompt)
-        responses = encode_responses(tokenizer, texts[start : start + batch_size], max_tokens)
-        logp = token_log_probs(forward(model, prompts, responses).logits, prompts, responses).cpu()
-        totals.append(-logp.sum(dim=1))
-        counts.append(responses.lengths)
-    model.train(was_training)
+    with eval_mode(model):
+        for start in range(0, len(texts), batch_size):
+            prompts = encode_prompts(tokenizer, contexts[start : start + batch_size], max_prompt)
+            responses = encode_responses(tokenizer, texts[start : start + batch_size], max_tokens)
+            logp = token_log_probs(forward(model, prompts, responses).logits, prompts, responses).cpu()
+            totals.append(-logp.sum(dim=1))
+            counts.append(responses.lengths)
     return torch.cat(totals), torch.cat(counts)
 
 

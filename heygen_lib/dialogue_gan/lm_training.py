@@ -86,18 +86,18 @@ def sequence_kl(log_probs: torch.Tensor, ref_log_probs: torch.Tensor, mask: torc
     return ((log_probs - ref_log_probs) * mask).sum(dim=1).detach()
 
 
-def policy_gradient_loss(log_probs: torch.Tensor, ref_log_probs: torch.Tensor, mask: torch.Tensor,
-                         rewards: torch.Tensor, baseline: torch.Tensor | float, kl_coef: float) -> torch.Tensor:
+def policy_gradient_loss(log_probs: torch.Tensor, mask: torch.Tensor, rewards: torch.Tensor,
+                         baseline: torch.Tensor | float, kl: torch.Tensor, kl_coef: float) -> torch.Tensor:
     """REINFORCE with a baseline and a KL penalty (module docstring):
     ``-mean_b (R_b - b_b - beta * k_b) * sum_t mask * log pi(y_t)``.
 
-    log_probs [B, T] with gradients, ref_log_probs [B, T], mask [B, T] (True on response tokens), rewards [B]. The
-    advantage is a constant: descending this loss raises the log-probability of samples that beat their baseline
-    (after the KL charge) and lowers the others; masked positions (padding, and no context token ever appears here)
-    contribute nothing.
+    log_probs [B, T] with gradients, mask [B, T] (True on response tokens), rewards [B], kl [B] the per-sample
+    `sequence_kl` (computed once by the caller, which also reports it). The advantage is a constant: descending this
+    loss raises the log-probability of samples that beat their baseline (after the KL charge) and lowers the others;
+    masked positions (padding, and no context token ever appears here) contribute nothing.
     """
     mask = mask.to(log_probs.dtype)
-    advantage = (rewards.to(log_probs) - baseline - kl_coef * sequence_kl(log_probs, ref_log_probs, mask)).detach()
+    advantage = (rewards.to(log_probs) - baseline - kl_coef * kl.to(log_probs)).detach()
     return -(advantage * (log_probs * mask).sum(dim=1)).mean()
 
 
@@ -149,11 +149,13 @@ class AdversarialLMTrainer:
         with torch.no_grad():
             ref_out = lm_policy.forward(self.reference, repeated, samples, hidden=True)
             ref_log_probs = lm_policy.token_log_probs(ref_out.logits, repeated, samples)
-            fake = self.features.from_output(ref_out, repeated, samples)
+            contexts = [p.context for p in pairs for _ in range(cfg.samples_per_context)]  # as `repeat` orders them
+            fake = self.features.from_output(ref_out, repeated, samples, contexts)
         rewards = self.discriminator.probability(fake).to(log_probs.device)
         baseline = self._baseline(rewards)
         mask = samples.mask.to(log_probs.device)
-        pg_loss = policy_gradient_loss(log_probs, ref_log_probs, mask, rewards, baseline, cfg.kl_coef)
+        kl = sequence_kl(log_probs, ref_log_probs, mask)
+        pg_loss = policy_gradient_loss(log_probs, mask, rewards, baseline, kl, cfg.kl_coef)
         loss = cfg.reward_weight * pg_loss
         values: dict[str, float] = {}
         if cfg.teacher_forcing > 0:
@@ -162,7 +164,6 @@ class AdversarialLMTrainer:
             teacher_nll = -real_logp.sum() / real.mask.sum()
             loss = loss + cfg.teacher_forcing * teacher_nll
             values["teacher_nll"] = teacher_nll.item()
-        kl = sequence_kl(log_probs, ref_log_probs, mask)
         where = f"adversarial step {self.steps + 1}"
         guarded_update(self.optimizers["policy"], loss, self.policy.parameters(), cfg.clip, "policy", where)
         self.moving_baseline = rewards.mean().item() if self.moving_baseline is None else (
