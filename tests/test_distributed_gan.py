@@ -11,6 +11,8 @@ Tolerances, from the measured differences (2e-5, 2e-6 and 1.4%):
   that nearly cancel; Adam divides each by its own size, and rounding there becomes a step of up to the learning
   rate (1e-3). So the check is on the whole update: the difference between the runs is under 5% of how far 2 steps
   moved the generator (norms over all weights).
+- The Gumbel GAN with WGAN-GP, 2 steps at Adam 1e-4 from untrained weights (no MLE): every weight within 1e-5
+  (measured: 7e-7), while the steps moved the generator by 2e-4.
 Without DDP's gradient all-reduce each process follows its own half-batch and the MLE weights differ by 0.5.
 """
 
@@ -31,6 +33,7 @@ ARGS = ["--profile", "smoke", "--mle-epochs", "1", "--d-pretrain-steps", "2", "-
         "--eval-samples", "100", "--eval-every", "2", "--batch-size", "32", "--sample-shards", "2", "--dropout", "0"]
 TOLERANCE = 1e-4  # any single weight, MLE and discriminator
 UPDATE_TOLERANCE = 0.05  # the SeqGAN generator: |two - one| / |one - after MLE|
+GUMBEL_TOLERANCE = 1e-5  # any single weight after 2 WGAN-GP steps from untrained weights
 
 
 def modules(path: Path) -> dict[str, dict[str, torch.Tensor]]:
@@ -96,6 +99,21 @@ def test_a_run_stopped_in_two_processes_resumes_in_one_and_ends_where_one_proces
     state = torch.load(folder / "seqgan.pt", weights_only=True)
     assert state["steps"]["adversarial"] == 2 and state["sample_draws"] > 0
     assert_same_run(folder, one_process)
+
+
+def test_the_gumbel_gan_with_a_gradient_penalty_matches_one_process_too(artifacts):
+    """WGAN-GP: relaxed samples through the generator's DDP wrap, and a penalty whose interpolation weights are drawn
+    per shard and whose second-order gradients DDP averages with the rest."""
+    args = [*ARGS, "--method", "gumbel", "--loss", "wgan-gp", "--mle-epochs", "0", "--steps", "2"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HEYGEN_ARTIFACTS_DIR", str(artifacts))
+        assert main([*args, "--output", str(artifacts / "gumbel-one")]) == 0
+    done = torchrun(__file__, [*args, "--output", str(artifacts / "gumbel-two")], artifacts)
+    assert done.returncode == 0, done.stderr[-2000:]
+    one, two = (modules(artifacts / name / "gumbel-wgan-gp.pt") for name in ("gumbel-one", "gumbel-two"))
+    for network in ("generator", "discriminator"):
+        assert largest_difference(one[network], two[network]) < GUMBEL_TOLERANCE
+    assert largest_difference(one["generator"], untrained_generator()) > 10 * GUMBEL_TOLERANCE  # 2 steps of 1e-4
 
 
 @pytest.mark.parametrize("flags, message", [

@@ -332,7 +332,7 @@ class GANTrainer:
                 real_logits, fake_logits = self.d(lambda d: (d(real), d(fake)))
                 d_loss = d_loss_fn(real_logits, fake_logits)
             if self.config.loss == "wgan-gp":  # its gradients join the same backward, so DDP averages them too
-                d_loss = d_loss + gradient_penalty(self.discriminator, real, fake, weight=self.config.gp_weight)
+                d_loss = d_loss + self._penalty(real, fake)
             self._update("discriminator", d_loss, self.discriminator)
         real = self._batch()
         fake = self.g(relaxed, len(real))
@@ -341,6 +341,15 @@ class GANTrainer:
         self._update("generator", g_loss, self.generator)
         return {"g_loss": mean_over_processes(g_loss).item(), "d_loss": mean_over_processes(d_loss).item(),
                 "beta": 1.0 / tau}
+
+    def _penalty(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """WGAN-GP's gradient penalty; when sharded, each shard's rows interpolate with their shard's draws."""
+        weight = self.config.gp_weight
+        if self.shards is None:
+            return gradient_penalty(self.discriminator, real, fake, weight=weight)
+        rngs = self._shard_rngs()
+        return torch.stack([gradient_penalty(self.discriminator, r, f, weight=weight, generator=rng)
+                            for r, f, rng in zip(real.chunk(len(rngs)), fake.chunk(len(rngs)), rngs)]).mean()
 
     def _teacher_forcing_update(self) -> float:
         self.generator.train()
