@@ -300,21 +300,27 @@ class GANTrainer:
         return self._record("adversarial", **values)
 
     def _seqgan_generator_step(self) -> dict[str, float]:
-        def samples_and_rewards(n: int, rng: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
-            with eval_mode(self.generator):  # each shard's rollouts continue its own generator: no sample's reward
-                samples = self.generator.sample(n, generator=rng)  # depends on another shard's draws
-            return samples, rollout_rewards(self.generator, self.discriminator, samples, self.config.rollouts,
-                                            batch_size=self.config.reward_batch, rng=rng)
-
-        samples, rewards = self._generated(distributed.per_process_batch(self.config.batch_size), samples_and_rewards)
-        mean_reward = mean_over_processes(rewards.mean())  # the global batch's, once every reward is complete
+        samples, rewards = self._samples_with_rewards()  # [B, T] each: sampled tokens and their rollout rewards
+        mean_reward = mean_over_processes(rewards.mean())  # the batch's (under torchrun: over every process's rows)
         self.generator.train()
         with self._autocast():
-            log_probs = -self.g(lambda g: g.token_nll(samples))  # [B, T]
+            log_probs = -self.g(lambda g: g.token_nll(samples))  # [B, T]; self.g(f) is f(self.generator) (+ DDP)
             baseline = mean_reward if self.config.baseline else None
             loss = policy_gradient_loss(log_probs, rewards, baseline)
         self._update("generator", loss, self.generator)
         return {"g_loss": mean_over_processes(loss).item(), "reward": mean_reward.item()}
+
+    def _samples_with_rewards(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """A batch of samples from the generator (eval mode) and their SeqGAN rewards (`rewards.rollout_rewards`),
+        this process's share under torchrun. When sharded, each shard's rollouts continue its own seeded generator,
+        so a sample's reward never depends on another shard's draws."""
+        def draw(n: int, rng: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+            with eval_mode(self.generator):
+                samples = self.generator.sample(n, generator=rng)
+            return samples, rollout_rewards(self.generator, self.discriminator, samples, self.config.rollouts,
+                                            batch_size=self.config.reward_batch, rng=rng)
+
+        return self._generated(distributed.per_process_batch(self.config.batch_size), draw)
 
     def _gumbel_step(self) -> dict[str, float]:
         d_loss_fn, g_loss_fn = LOSSES[self.config.loss]
