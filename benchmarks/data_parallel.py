@@ -20,12 +20,12 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import torch
+from measuring import print_scaling, scaling_settings, torchrun_setting  # benchmarks/measuring.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
@@ -89,16 +89,9 @@ def worker(args: argparse.Namespace) -> None:
 
 def run_setting(args: argparse.Namespace, processes: int, threads: int) -> dict:
     """One fresh torchrun of this file with `processes` processes of `threads` threads each."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": str(threads)}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes),
-               __file__, "--worker", "--batch-size", str(args.batch_size), "--steps", str(args.steps),
-               "--max-length", str(args.max_length), "--repeats", str(args.repeats)]
-    if args.model:
-        command += ["--model", args.model]
-    done = subprocess.run(command, env=env, capture_output=True, text=True)
-    if done.returncode:
-        raise RuntimeError(f"{processes} processes failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    arguments = ["--worker", "--batch-size", str(args.batch_size), "--steps", str(args.steps), "--max-length",
+                 str(args.max_length), "--repeats", str(args.repeats)] + (["--model", args.model] if args.model else [])
+    return torchrun_setting(__file__, arguments, processes, threads)
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -121,20 +114,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
           f"AdamW steps per timed pass, best of {args.repeats}; torch {torch.__version__} "
           f"({'nccl' if gpu else 'gloo'}), "
           f"python {platform.python_version()}")
-    settings = [(1, 1), (p, 1)] + ([] if gpu else [(1, p)])
-    results = [{"processes": n, "threads": t, **run_setting(args, n, t)} for n, t in settings]
-    base = results[0]["tokens/s"]
-    print(f"\n{'setting':<28} {'trained tok/s':>13} {'x 1 process':>11} {'efficiency':>10} {'repeat spread':>13}")
-    for r in results:
-        name = (f"{r['processes']} process{'es' if r['processes'] > 1 else ''}, "
-                f"{r['threads']} thread{'s' if r['threads'] > 1 else ''}")
-        speedup = r["tokens/s"] / base
-        efficiency = f"{speedup / r['processes']:.2f}" if r["threads"] == 1 else "-"
-        print(f"{name:<28} {r['tokens/s']:>13,.0f} {speedup:>11.2f} {efficiency:>10} {r['spread']:>13.0%}")
-    print(f"\nScaling efficiency with {p} processes: {results[1]['tokens/s'] / (p * base):.2f} (1.0 = perfect). "
-          "'repeat spread' is how much one setting's own passes differed: differences within it are noise.")
-    if not gpu:
-        print("Measured on a shared CPU: other work on the same cores slows some passes; the best pass counts.")
+    results = [{"processes": n, "threads": t, **run_setting(args, n, t)} for n, t in scaling_settings(p, gpu)]
+    print_scaling(results, gpu)
     return results
 
 

@@ -73,3 +73,45 @@ def fastest_pass(step: Callable[[Any], tuple[int, ...]], batches: Sequence[Any],
             torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
     return min(times), totals, 1 - min(times) / max(times)
+
+
+def torchrun_setting(script: str, arguments: Sequence[str], processes: int, threads: int) -> dict[str, Any]:
+    """A fresh ``torchrun --standalone`` of `script` with `processes` processes of `threads` threads each; returns
+    the JSON object its rank 0 printed last."""
+    import json
+    import os
+    import subprocess
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    env = {**os.environ, "PYTHONPATH": f"{here.parent}{os.pathsep}{here}", "OMP_NUM_THREADS": str(threads)}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes),
+               script, *arguments]
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"{processes} processes failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def scaling_settings(processes: int, gpu: bool) -> list[tuple[int, int]]:
+    """(processes, threads) to compare: 1 process, `processes` processes of one thread each, and on a CPU also
+    1 process with as many threads (what the same cores give without data parallelism)."""
+    return [(1, 1), (processes, 1)] + ([] if gpu else [(1, processes)])
+
+
+def print_scaling(results: Sequence[dict[str, Any]], gpu: bool) -> None:
+    """The table of tokens/s per setting (`scaling_settings` order, each a dict with processes, threads,
+    "tokens/s" and spread), speed-up and scaling efficiency against the first, and what the numbers mean."""
+    base = results[0]["tokens/s"]
+    print(f"\n{'setting':<28} {'trained tok/s':>13} {'x 1 process':>11} {'efficiency':>10} {'repeat spread':>13}")
+    for r in results:
+        name = (f"{r['processes']} process{'es' if r['processes'] > 1 else ''}, "
+                f"{r['threads']} thread{'s' if r['threads'] > 1 else ''}")
+        speedup = r["tokens/s"] / base
+        efficiency = f"{speedup / r['processes']:.2f}" if r["threads"] == 1 else "-"
+        print(f"{name:<28} {r['tokens/s']:>13,.0f} {speedup:>11.2f} {efficiency:>10} {r['spread']:>13.0%}")
+    p = results[1]["processes"]
+    print(f"\nScaling efficiency with {p} processes: {results[1]['tokens/s'] / (p * base):.2f} (1.0 = perfect). "
+          "'repeat spread' is how much one setting's own passes differed: differences within it are noise.")
+    if not gpu:
+        print("Measured on a shared CPU: other work on the same cores slows some passes; the best pass counts.")

@@ -2,17 +2,16 @@
 only rank 0 writes; an interrupted run resumes. Run as a script, this file is the worker torchrun starts."""
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from launching import torchrun as launch
 from safetensors.torch import load_file
 
 from heygen_lib.nlg.__main__ import main
 
-ROOT = Path(__file__).resolve().parents[1]
 # the untrained tiny GPT-2 on 82 training rows of the support set, batch 4 (2 rows per process), 4 steps, an evaluation
 # and checkpoint every 2; no dropout, so both runs draw nothing at random after the shared seed
 ARGS = ["--profile", "smoke", "--model", "tiny", "--limit", "40", "--max-steps", "4", "--batch-size", "4",
@@ -22,10 +21,8 @@ TOLERANCE = 1e-4
 STOP_AFTER = "HEYGEN_TEST_STOP_AFTER_STEP"  # the worker dies right after saving this step's checkpoint
 
 
-def torchrun(args, artifacts: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HEYGEN_ARTIFACTS_DIR": str(artifacts), "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", __file__, *args]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+def torchrun(args, artifacts: Path):
+    return launch(__file__, args, artifacts)
 
 
 def weights(folder: Path) -> dict[str, torch.Tensor]:

@@ -4,8 +4,15 @@ MLE pre-training, discriminator pre-training, then SeqGAN or a Gumbel-softmax GA
 by NLL_oracle and NLL_test) or on a text file of one sentence per line (scored by BLEU and Self-BLEU against a held-out
 tenth). Sizes come from the profile (``HEYGEN_PROFILE`` or ``--profile``), each overridable by a flag; checkpoints
 go where notebook 03 writes them (``artifacts/text_gans/mle.pt``, ``seqgan.pt``, ``gumbel-<loss>.pt``) and
-``--resume`` continues from them. One process: the text GAN is not yet data-parallel (README: "When you outgrow
-Colab").
+``--resume`` continues from them.
+
+Data-parallel in N processes (README: "When you outgrow Colab"), the same global batch split over them::
+
+    torchrun --standalone --nproc_per_node 2 -m heygen_lib.gan --batch-size 64
+
+Only rank 0 evaluates, prints and writes. ``--sample-shards K`` draws generated samples in K seeded shards: runs
+with the same K (and no discriminator dropout, ``--dropout 0``) end with the same weights in 1, 2 or K processes up
+to float rounding, and a checkpoint resumes on any number of processes.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from pathlib import Path
 
 import torch
 
+from heygen_lib import distributed
 from heygen_lib.gan.discriminators import CNNDiscriminator, CNNDiscriminatorConfig
 from heygen_lib.gan.evaluation import oracle_metrics, text_metrics
 from heygen_lib.gan.generators import LSTMGenerator, LSTMGeneratorConfig
@@ -26,12 +34,13 @@ from heygen_lib.gan.oracle import oracle_benchmark, oracle_config
 from heygen_lib.gan.text_data import Vocabulary, length_for, load_text_lines
 from heygen_lib.gan.training import GANTrainer, TrainConfig, gumbel_recipe, seqgan_recipe, train_adversarial, train_mle
 from heygen_lib.paths import artifacts_dir, shown_path
-from heygen_lib.profile import PROFILES, active_profile, device
+from heygen_lib.profile import PROFILES, active_profile
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m heygen_lib.gan", description=__doc__.splitlines()[0],
-                                     epilog="Unset flags take the profile's value (heygen_lib/profile.py, GanSizes).")
+                                     epilog="Unset flags take the profile's value (heygen_lib/profile.py, GanSizes). "
+                                     "Under torchrun --nproc_per_node N the batch is split over the N processes.")
     parser.add_argument("--profile", choices=sorted(PROFILES), default=None)
     parser.add_argument("--data", default="oracle", help="'oracle' (the synthetic benchmark) or a text file")
     parser.add_argument("--method", choices=("seqgan", "gumbel"), default="seqgan")
@@ -42,6 +51,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rollouts", type=int, default=None, help="SeqGAN's Monte-Carlo rollouts per prefix")
     parser.add_argument("--eval-every", type=int, default=None)
     parser.add_argument("--eval-samples", type=int, default=None)
+    parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size,
+                        help="rows per update, summed over all processes (a multiple of their number)")
+    parser.add_argument("--sample-shards", type=int, default=None,
+                        help="draw generated samples in this many seeded shards (a multiple of the number of "
+                             "processes) so that 1, 2 or K processes give the same run (default: one per process)")
+    parser.add_argument("--dropout", type=float, default=CNNDiscriminatorConfig.dropout,
+                        help="the discriminator's dropout (0: no random masks, which differ with the process count)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", type=Path, default=None, help="checkpoint folder (default: artifacts/text_gans)")
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoints in --output")
@@ -63,8 +79,8 @@ def _data(args: argparse.Namespace, sizes, dev: torch.device):
     train = lines[held_out:]
     vocab = Vocabulary.build(train, max_size=sizes.text_vocab)
     max_len, truncated = length_for(train)  # notebook 03's choice: the length that holds 99.9% of sentences whole
-    print(f"{shown_path(args.data)}: sequences of {max_len} tokens; {truncated} of {len(train)} training sentences are longer "
-          "and cut", flush=True)
+    distributed.say(f"{shown_path(args.data)}: sequences of {max_len} tokens; {truncated} of {len(train)} training "
+                    "sentences are longer and cut")
     generator = LSTMGeneratorConfig(vocab_size=len(vocab), max_len=max_len, start_token=vocab.bos,
                                     embed_dim=64, hidden_dim=128)  # notebook 03's real-text generator
     metrics = text_metrics(vocab, lines[:held_out], n_samples=min(sizes.eval_samples, 500), train_texts=train)
@@ -81,16 +97,31 @@ def run(args: argparse.Namespace) -> dict[str, float]:
     steps = pick(args.steps, sizes.adversarial_steps if args.method == "seqgan" else sizes.gumbel_steps)
     eval_every = pick(args.eval_every, sizes.eval_every)
     sizes = replace(sizes, eval_samples=pick(args.eval_samples, sizes.eval_samples))
-    dev = device()
+    processes = distributed.world_size()
+    per_process = distributed.per_process_batch(args.batch_size)  # a batch that does not split: refused before work
+    shards = args.sample_shards
+    if shards is not None and (shards < 1 or args.batch_size % shards or shards % processes):
+        raise ValueError(f"--sample-shards {shards} must divide --batch-size {args.batch_size} and be a multiple of "
+                         f"the {processes} process{'es' if processes > 1 else ''}")
+    distributed.init()
+    dev = distributed.device()
+    if args.data == "oracle":  # rank 0 builds the oracle's cache once; the others then read it
+        distributed.on_main(lambda: oracle_benchmark(oracle_config(args.profile), folder=artifacts_dir() / "oracle"))
     generator_config, real, metrics = _data(args, sizes, dev)
     output = args.output or artifacts_dir() / "text_gans"
-    print(f"profile {profile.name} on {dev}; data {args.data}: {tuple(real.shape)}; {mle_epochs} MLE epochs, then "
-          f"{steps} {args.method} steps; checkpoints in {shown_path(output)}", flush=True)
+    split = f"; {processes} processes, {per_process} rows each per update" if processes > 1 else ""
+    distributed.say(f"profile {profile.name} on {dev}; data {args.data}: {tuple(real.shape)}; {mle_epochs} MLE epochs, "
+                    f"then {steps} {args.method} steps; batch {args.batch_size}{split}; checkpoints in "
+                    f"{shown_path(output)}")
 
     def trainer(config: TrainConfig) -> GANTrainer:
+        torch.manual_seed(args.seed)  # the initial weights, the same in every run (and rank 0's reach all processes)
+        generator = LSTMGenerator(generator_config).to(dev)
         discriminator = CNNDiscriminator(CNNDiscriminatorConfig(vocab_size=generator_config.vocab_size,
-                                                                max_len=generator_config.max_len))
-        return GANTrainer(LSTMGenerator(generator_config).to(dev), discriminator, real, config)
+                                                                max_len=generator_config.max_len,
+                                                                dropout=args.dropout))
+        return GANTrainer(generator, discriminator, real,
+                          replace(config, batch_size=args.batch_size), sample_shards=args.sample_shards)
 
     mle, mle_file = trainer(TrainConfig(seed=args.seed)), output / "mle.pt"
     if args.resume and mle_file.exists():
@@ -115,9 +146,9 @@ def run(args: argparse.Namespace) -> dict[str, float]:
     evaluations = [r for r in gan.history if r["phase"] == "eval"]
     before, after = evaluations[0], evaluations[-1]
     shown = [k for k in after if k not in ("phase", "step", "mle_epochs", "adversarial_steps")]
-    print("after MLE:        " + ", ".join(f"{k} {before[k]:.3f}" for k in shown))
-    print(f"after {args.method:<11} " + ", ".join(f"{k} {after[k]:.3f}" for k in shown))
-    print(f"saved {shown_path(mle_file)} and {shown_path(gan_file)}")
+    distributed.say("after MLE:        " + ", ".join(f"{k} {before[k]:.3f}" for k in shown))
+    distributed.say(f"after {args.method:<11} " + ", ".join(f"{k} {after[k]:.3f}" for k in shown))
+    distributed.say(f"saved {shown_path(mle_file)} and {shown_path(gan_file)}")
     return after
 
 

@@ -20,6 +20,14 @@ Protocols (`TrainConfig` defaults follow the papers where the kit can afford it)
 Training survives interruption: `save` writes every weight, optimiser state, step counter, random state and the
 history; `GANTrainer.load`-ing it and continuing gives the same numbers as never stopping. Checkpoints load with
 ``torch.load(weights_only=True)``. A loss that turns NaN or infinite stops training with `TrainingDiverged`.
+
+Under ``torchrun`` (``python -m heygen_lib.gan`` in N processes) the same trainer trains data-parallel
+(`heygen_lib.gan.data_parallel`): generator and discriminator run through `DistributedDataParallel`; every batch
+size in `TrainConfig` is the global batch, of which each process takes its slice (`distributed.per_process_batch`);
+real rows are drawn by the same seeded generator in every process, generated samples and their rollouts in seeded
+shards, one or more per process; rewards, losses and accuracies are averaged over processes only after each sample's
+reward is complete; only rank 0 evaluates, logs and writes checkpoints, which are the same files whatever the number of
+processes. In one process nothing of this runs: samples come from the global random state as they always did.
 """
 
 from __future__ import annotations
@@ -34,7 +42,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from heygen_lib import distributed
 from heygen_lib.adversarial_state import TrainingDiverged, restore_trainer_state, save_trainer
+from heygen_lib.gan.data_parallel import from_rank_0, mean_over_processes, parallel_calls, shard_generators
 from heygen_lib.gan.generators import TextGenerator, VAEGenerator, eval_mode, kl_annealing
 from heygen_lib.gan.losses import LOSSES, gradient_penalty, make_optimizer, policy_gradient_loss
 from heygen_lib.gan.rewards import rollout_rewards
@@ -76,7 +86,11 @@ class TrainConfig:
 
 
 class GANTrainer:
-    """Trains `generator` against `discriminator` on `real` sequences [N, T]."""
+    """Trains `generator` against `discriminator` on `real` sequences [N, T].
+
+    `sample_shards` K draws every batch of generated samples as K seeded shards (`data_parallel`), which makes a run
+    reproducible on any number of processes that divides K (the batch size must be a multiple of K). None: one shard
+    per process under torchrun, and in one process the global random state, as in the notebooks."""
 
     def __init__(
         self,
@@ -86,11 +100,23 @@ class GANTrainer:
         config: TrainConfig = TrainConfig(),
         log_dir: str | Path | None = None,
         callback: Callable[[Record], None] | None = None,
+        sample_shards: int | None = None,
     ):
-        torch.manual_seed(config.seed)
+        torch.manual_seed(config.seed)  # the same in every process: dropout, evaluation and rank 0's checkpoint
         self.generator, self.discriminator, self.config, self.callback = generator, discriminator, config, callback
         self.device = generator.device
         discriminator.to(self.device)
+        self.processes, self.rank = distributed.world_size(), distributed.rank()
+        self.shards = sample_shards or (self.processes if self.processes > 1 else None)
+        if self.shards is not None:
+            distributed.per_process_batch(config.batch_size)  # refuses a batch that does not split over processes
+            distributed.per_process_batch(self.shards)
+            if config.batch_size % self.shards:
+                raise ValueError(f"a batch of {config.batch_size} does not split into {self.shards} sample shards")
+        self.draws = 0  # batches of generated samples drawn so far: with the seed, what the next shards draw
+        # g(fn, ...) and d(fn, ...) = fn(network, ...), through DDP under torchrun: the calls that train
+        self.g = parallel_calls(generator, find_unused_parameters=isinstance(generator, VAEGenerator))
+        self.d = parallel_calls(discriminator)
         self.real = real.cpu()
         self.data_rng = torch.Generator().manual_seed(config.seed)
         self.optimizers = {
@@ -102,7 +128,7 @@ class GANTrainer:
         self.planned_adversarial_steps: int | None = None  # set by train_adversarial: the run's length
         self.history: list[Record] = []
         self.writer = None
-        if log_dir is not None:
+        if log_dir is not None and distributed.is_main():
             from torch.utils.tensorboard import SummaryWriter
 
             self.writer = SummaryWriter(str(log_dir))
@@ -110,8 +136,29 @@ class GANTrainer:
     # --- plumbing -------------------------------------------------------------------------------------------
 
     def _batch(self) -> torch.Tensor:
+        """This process's rows of a random global batch of real data (the same draw in every process)."""
         index = torch.randint(len(self.real), (self.config.batch_size,), generator=self.data_rng)
-        return self.real[index].to(self.device)
+        return self.real[self._mine(index)].to(self.device)
+
+    def _mine(self, rows: torch.Tensor) -> torch.Tensor:
+        """This process's slice of `rows`, a global batch (all of it in one process)."""
+        return rows if self.processes == 1 else rows.tensor_split(self.processes)[self.rank]
+
+    def _generated(self, n: int, draw: Callable[[int, torch.Generator | None], Any]) -> Any:
+        """`draw(rows, rng)` for this process's `n` generated rows: one call with the global random state when
+        unsharded; else one call per shard of this process, each with its seeded generator, concatenated."""
+        if self.shards is None:
+            return draw(n, None)
+        parts = [draw(n * self.processes // self.shards, rng) for rng in self._shard_rngs()]
+        if isinstance(parts[0], tuple):
+            return tuple(torch.cat(column) for column in zip(*parts))
+        return torch.cat(parts)
+
+    def _shard_rngs(self) -> list[torch.Generator]:
+        per_process = self.shards // self.processes
+        mine = range(self.rank * per_process, (self.rank + 1) * per_process)
+        self.draws += 1
+        return shard_generators(self.config.seed, self.draws, mine, self.device)
 
     def _autocast(self):
         if self.device.type == "cuda" and self.config.mixed_precision:
@@ -119,7 +166,8 @@ class GANTrainer:
         return nullcontext()
 
     def _update(self, optimizer: str, loss: torch.Tensor, module: nn.Module) -> None:
-        self._check(optimizer, loss=loss.item())
+        """One step on `loss`, this process's part of the mean over the global batch (DDP averages the gradients)."""
+        self._check(optimizer, loss=mean_over_processes(loss).item())  # every process agrees on stopping
         self.optimizers[optimizer].zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(module.parameters(), self.config.clip)
@@ -141,7 +189,7 @@ class GANTrainer:
         if self.writer is not None:
             for name, value in values.items():
                 self.writer.add_scalar(f"{phase}/{name}", value, self.steps[phase])
-        if self.callback is not None:
+        if self.callback is not None and distributed.is_main():
             self.callback(record)
         return record
 
@@ -159,16 +207,20 @@ class GANTrainer:
         weight = kl_annealing(epoch, self.config.kl_epochs, self.config.kl_schedule) if epoch < self.config.kl_epochs else 1.0
         total = kl_total = 0.0
         for index in order.split(self.config.batch_size):
-            batch = self.real[index].to(self.device)
+            mine, share = self._mine(index), 1.0
+            if self.processes > 1:  # the last batch may split unevenly: weigh each process's mean by its rows
+                mine, share = (mine, len(mine) * self.processes / len(index)) if len(mine) else (index[:1], 0.0)
+            batch = self.real[mine].to(self.device)
             with self._autocast():
                 if vae:
-                    recon, kl = self.generator.elbo_loss(batch, kl_weight=weight)
+                    recon, kl = self.g(lambda g: g.elbo_loss(batch, kl_weight=weight))
                     loss = recon + kl
-                    kl_total += (kl.item() / weight if weight else 0.0) * len(index)
+                    kl_total += (mean_over_processes(kl * share).item() / weight if weight else 0.0) * len(index)
                 else:
-                    loss = self.generator.nll(batch).mean()
+                    loss = self.g(lambda g: g.nll(batch).mean())
+                loss = loss * share if self.processes > 1 else loss
             self._update("mle", loss, self.generator)
-            total += loss.item() * len(index)
+            total += mean_over_processes(loss).item() * len(index)
         extra = {"kl_weight": weight, "kl": kl_total / len(self.real)} if vae else {}
         return self._record("mle", nll=total / len(self.real), **extra)
 
@@ -177,14 +229,15 @@ class GANTrainer:
         and for pre-training; the configured loss in a Gumbel GAN's adversarial phase)."""
         real = self._batch()
         with eval_mode(self.generator):
-            fake = self.generator.sample(len(real))
+            fake = self._generated(len(real), lambda n, rng: self.generator.sample(n, generator=rng))
         self.discriminator.train()
         with self._autocast():
-            real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)
+            real_logits, fake_logits = self.d(lambda d: (d(real), d(fake)))
             loss = LOSSES["standard"][0](real_logits, fake_logits)
         self._update("discriminator", loss, self.discriminator)
         accuracy = ((real_logits > 0).float().mean() + (fake_logits < 0).float().mean()) / 2
-        return self._record("discriminator", loss=loss.item(), accuracy=accuracy.item())
+        return self._record("discriminator", loss=mean_over_processes(loss).item(),
+                            accuracy=mean_over_processes(accuracy).item())
 
     @torch.no_grad()
     def discriminator_accuracy(self, real: torch.Tensor, batch_size: int = 1000) -> float:
@@ -194,7 +247,12 @@ class GANTrainer:
         number mean the same under every loss: relativistic and Wasserstein critics leave the logits' offset free.
 
         Pass real data the discriminator never trained on (held-out) to measure what it learned about the language,
-        and training data to measure what it memorised; the negatives are new either way."""
+        and training data to measure what it memorised; the negatives are new either way. Under torchrun rank 0
+        measures and tells the others."""
+        return from_rank_0(lambda: self._pair_accuracy(real, batch_size))
+
+    @torch.no_grad()
+    def _pair_accuracy(self, real: torch.Tensor, batch_size: int) -> float:
         hits = 0.0
         with eval_mode(self.generator, self.discriminator):
             for chunk in real.split(batch_size):
@@ -242,67 +300,97 @@ class GANTrainer:
         return self._record("adversarial", **values)
 
     def _seqgan_generator_step(self) -> dict[str, float]:
-        with eval_mode(self.generator):
-            samples = self.generator.sample(self.config.batch_size)
-        rewards = rollout_rewards(
-            self.generator, self.discriminator, samples, self.config.rollouts, batch_size=self.config.reward_batch
-        )
+        samples, rewards = self._samples_with_rewards()  # [B, T] each: sampled tokens and their rollout rewards
+        mean_reward = mean_over_processes(rewards.mean())  # the batch's (under torchrun: over every process's rows)
         self.generator.train()
         with self._autocast():
-            log_probs = -self.generator.token_nll(samples)  # [B, T]
-            baseline = rewards.mean() if self.config.baseline else None
+            log_probs = -self.g(lambda g: g.token_nll(samples))  # [B, T]; self.g(f) is f(self.generator) (+ DDP)
+            baseline = mean_reward if self.config.baseline else None
             loss = policy_gradient_loss(log_probs, rewards, baseline)
         self._update("generator", loss, self.generator)
-        return {"g_loss": loss.item(), "reward": rewards.mean().item()}
+        return {"g_loss": mean_over_processes(loss).item(), "reward": mean_reward.item()}
+
+    def _samples_with_rewards(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """A batch of samples from the generator (eval mode) and their SeqGAN rewards (`rewards.rollout_rewards`),
+        this process's share under torchrun. When sharded, each shard's rollouts continue its own seeded generator,
+        so a sample's reward never depends on another shard's draws."""
+        def draw(n: int, rng: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+            with eval_mode(self.generator):
+                samples = self.generator.sample(n, generator=rng)
+            return samples, rollout_rewards(self.generator, self.discriminator, samples, self.config.rollouts,
+                                            batch_size=self.config.reward_batch, rng=rng)
+
+        return self._generated(distributed.per_process_batch(self.config.batch_size), draw)
 
     def _gumbel_step(self) -> dict[str, float]:
         d_loss_fn, g_loss_fn = LOSSES[self.config.loss]
         tau = 1.0 / self.beta()
         self.discriminator.train()
         self.generator.train()
+        def relaxed(g: TextGenerator, n: int) -> torch.Tensor:
+            return self._generated(n, lambda rows, rng: g.gumbel_sample(rows, tau=tau, generator=rng))[1]
+
         for _ in range(self.config.d_steps):
             real = self._batch()
             with torch.no_grad():
-                _, fake = self.generator.gumbel_sample(len(real), tau=tau)
+                fake = relaxed(self.generator, len(real))
             with self._autocast():
-                real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)
+                real_logits, fake_logits = self.d(lambda d: (d(real), d(fake)))
                 d_loss = d_loss_fn(real_logits, fake_logits)
-            if self.config.loss == "wgan-gp":
-                d_loss = d_loss + gradient_penalty(self.discriminator, real, fake, weight=self.config.gp_weight)
+            if self.config.loss == "wgan-gp":  # its gradients join the same backward, so DDP averages them too
+                d_loss = d_loss + self._penalty(real, fake)
             self._update("discriminator", d_loss, self.discriminator)
         real = self._batch()
-        _, fake = self.generator.gumbel_sample(len(real), tau=tau)
-        with self._autocast():
+        fake = self.g(relaxed, len(real))
+        with self._autocast():  # the discriminator's own gradients here are discarded: no need to average them
             g_loss = g_loss_fn(self.discriminator(real), self.discriminator(fake))
         self._update("generator", g_loss, self.generator)
-        return {"g_loss": g_loss.item(), "d_loss": d_loss.item(), "beta": 1.0 / tau}
+        return {"g_loss": mean_over_processes(g_loss).item(), "d_loss": mean_over_processes(d_loss).item(),
+                "beta": 1.0 / tau}
+
+    def _penalty(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """WGAN-GP's gradient penalty; when sharded, each shard's rows interpolate with their shard's draws."""
+        weight = self.config.gp_weight
+        if self.shards is None:
+            return gradient_penalty(self.discriminator, real, fake, weight=weight)
+        rngs = self._shard_rngs()
+        return torch.stack([gradient_penalty(self.discriminator, r, f, weight=weight, generator=rng)
+                            for r, f, rng in zip(real.chunk(len(rngs)), fake.chunk(len(rngs)), rngs)]).mean()
 
     def _teacher_forcing_update(self) -> float:
         self.generator.train()
         with self._autocast():
-            loss = self.config.mle_mix * self.generator.nll(self._batch()).mean()
+            batch = self._batch()
+            loss = self.config.mle_mix * self.g(lambda g: g.nll(batch).mean())
         self._update("generator", loss, self.generator)
-        return loss.item() / self.config.mle_mix
+        return mean_over_processes(loss).item() / self.config.mle_mix
 
     def evaluate(self, metrics: Callable[[TextGenerator], dict[str, float]]) -> Record:
-        """Record `metrics(generator)` (e.g. `oracle_metrics(...)`), tagged with the current step counts."""
+        """Record `metrics(generator)` (e.g. `oracle_metrics(...)`), tagged with the current step counts. Under
+        torchrun rank 0 evaluates and every process records its numbers."""
         with eval_mode(self.generator):
-            values = metrics(self.generator)
+            values = from_rank_0(lambda: metrics(self.generator))
         return self._record("eval", **values, mle_epochs=self.steps["mle"], adversarial_steps=self.steps["adversarial"])
 
     # --- checkpoints ----------------------------------------------------------------------------------------
 
     def save(self, path: str | Path) -> Path:
         """Everything needed to resume, in one file of tensors and plain values (atomic write; the layout all
-        adversarial trainers share, `heygen_lib.adversarial_state`)."""
-        return save_trainer(path, self.config, *self._parts(), steps=dict(self.steps),
-                            planned_adversarial_steps=self.planned_adversarial_steps or 0, history=self.history)
+        adversarial trainers share, `heygen_lib.adversarial_state`). Under torchrun rank 0 writes (every process
+        holds the same weights, optimiser states, real-data generator and counters) and the others wait for it; the
+        file resumes on any number of processes."""
+        path = Path(path)
+        distributed.on_main(lambda: save_trainer(path, self.config, *self._parts(), steps=dict(self.steps),
+                                                 planned_adversarial_steps=self.planned_adversarial_steps or 0,
+                                                 sample_draws=self.draws, history=self.history))
+        return path
 
     def load(self, path: str | Path) -> GANTrainer:
         """Restore a checkpoint written by `save` into this trainer (same model shapes and config)."""
         state = restore_trainer_state(path, self.device, self.config, *self._parts())
         self.steps, self.history = dict(state["steps"]), list(state["history"])
         self.planned_adversarial_steps = state.get("planned_adversarial_steps") or None
+        self.draws = int(state.get("sample_draws", 0))
         return self
 
     def _parts(self):
@@ -316,7 +404,7 @@ def train_mle(trainer: GANTrainer, epochs: int, metrics: Callable[[TextGenerator
     from tqdm.auto import trange
 
     records = []
-    for epoch in trange(epochs, desc="MLE epochs", leave=False):
+    for epoch in trange(epochs, desc="MLE epochs", leave=False, disable=not distributed.is_main()):
         records.append(trainer.mle_epoch())
         if metrics is not None and ((epoch + 1) % eval_every == 0 or epoch + 1 == epochs):
             records.append(trainer.evaluate(metrics))
@@ -331,7 +419,7 @@ def train_adversarial(trainer: GANTrainer, steps: int, metrics: Callable[[TextGe
 
     records = []
     trainer.planned_adversarial_steps = trainer.steps["adversarial"] + steps  # the Gumbel schedule's length
-    for step in trange(steps, desc=f"{trainer.config.method} steps", leave=False):
+    for step in trange(steps, desc=f"{trainer.config.method} steps", leave=False, disable=not distributed.is_main()):
         records.append(trainer.adversarial_step())
         if (step + 1) % eval_every == 0 or step + 1 == steps:
             if metrics is not None:

@@ -1,0 +1,17 @@
+"""Starting a test file as the worker of ``torchrun --standalone --nproc_per_node N`` (gloo on the CPU), for the tests
+that compare several processes with one: every process runs the file's ``__main__`` block with `args`."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def torchrun(worker: str, args: list[str], artifacts: Path, processes: int = 2) -> subprocess.CompletedProcess:
+    """Run `worker` (a script path) in `processes` processes with artifacts under `artifacts`, one thread each."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HEYGEN_ARTIFACTS_DIR": str(artifacts), "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes),
+               worker, *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
