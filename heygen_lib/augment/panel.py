@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import ipywidgets as w
@@ -19,7 +20,8 @@ def selection_panel(
     rule: SelectionRule | None = None,
 ) -> w.VBox:
     """Sliders for the rule's limits; Run selects from the measured `rows` and rewrites the `target` pool with
-    exactly that selection (so notebook 05 trains on what you chose)."""
+    exactly that selection (so notebook 05 trains on what you chose). The sliders change only the two limits: the
+    rule's coverage and its allowed augmenters stay as given."""
     rule = rule or SelectionRule.for_target(target)
     similarity = w.FloatSlider(value=rule.min_similarity, min=0.5, max=1.0, step=0.01, description="min similarity",
                                style={"description_width": "initial"})
@@ -27,8 +29,7 @@ def selection_panel(
                                description="max perplexity ratio", style={"description_width": "initial"})
 
     def action(_: w.Output) -> None:
-        chosen = SelectionRule.for_target(target, min_similarity=similarity.value,
-                                          max_perplexity_ratio=perplexity.value, min_coverage=rule.min_coverage)
+        chosen = replace(rule, min_similarity=similarity.value, max_perplexity_ratio=perplexity.value)
         selection = chosen.select(rows)
         made = apply_selection(train, augmenters, selection, target, seed)
         pool, _ = build_pool(made, selection, train, target_texts(train, target), target)
