@@ -11,7 +11,7 @@ import ipywidgets as w
 from heygen_lib.augment.base import Target, TextAugmenter
 from heygen_lib.augment.selection import SelectionRule, apply_selection, build_pool, target_texts, write_pool
 from heygen_lib.data.pairs import Pair
-from heygen_lib.widgets import run_panel
+from heygen_lib.widgets import WIDE_LABELS, run_panel
 
 
 def selection_panel(
@@ -24,9 +24,9 @@ def selection_panel(
     rule's coverage and its allowed augmenters stay as given."""
     rule = rule or SelectionRule.for_target(target)
     similarity = w.FloatSlider(value=rule.min_similarity, min=0.5, max=1.0, step=0.01, description="min similarity",
-                               style={"description_width": "initial"})
+                               style=WIDE_LABELS)
     perplexity = w.FloatSlider(value=rule.max_perplexity_ratio, min=1.0, max=5.0, step=0.1,
-                               description="max perplexity ratio", style={"description_width": "initial"})
+                               description="max perplexity ratio", style=WIDE_LABELS)
 
     def action(_: w.Output) -> None:
         chosen = replace(rule, min_similarity=similarity.value, max_perplexity_ratio=perplexity.value)
