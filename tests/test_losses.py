@@ -21,6 +21,8 @@ from heygen_lib.gan.losses import (
     wasserstein_g_loss,
 )
 
+from known_critics import LinearCritic
+
 LN2 = math.log(2.0)
 
 
@@ -70,17 +72,6 @@ def test_losses_are_computed_in_float32_from_half_logits():
 def test_wasserstein_losses_at_known_logits():
     close(wasserstein_d_loss(t(1.0, 3.0), t(-2.0, 0.0, 5.0)), 1.0 - 2.0)
     close(wasserstein_g_loss(t(1.0, 3.0), t(-2.0, 0.0, 5.0)), -1.0)
-
-
-class LinearCritic(nn.Module):
-    """D(x) = <w, x> over the [T, V] one-hot input: its gradient is w everywhere."""
-
-    def __init__(self, w: torch.Tensor):
-        super().__init__()
-        self.w = nn.Parameter(w)
-
-    def forward(self, x):
-        return (x * self.w).flatten(1).sum(dim=1)
 
 
 def test_gradient_penalty_of_a_linear_critic_is_weight_times_norm_minus_one_squared():
