@@ -9,7 +9,7 @@ mutmut (https://github.com/boxed/mutmut) changes one thing at a time in a module
 comparison, an argument) and runs the tests that cover the changed function; a change no test notices "survived".
 This script runs it on a copy of the working tree in a temporary folder (nothing in the checkout is touched) and
 prints the kill rate per module. It is not part of `make test`: run it after changing a core module or its tests,
-and look at each survivor: a missing assertion, or a change that cannot matter (then say so in a comment).
+and look at each survivor: a missing assertion, or a change that cannot matter (an equivalent mutant: leave it).
 """
 
 from __future__ import annotations
