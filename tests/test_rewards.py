@@ -125,15 +125,15 @@ def test_fast_and_reference_rewards_agree_exactly_with_greedy_rollouts(kind):
     assert fast[:, :-1].std() > 0.01  # the rewards differ from prefix to prefix: the comparison means something
 
 
-@pytest.mark.parametrize("kind", ["lstm", "transformer"])
-def test_fast_and_reference_rewards_both_estimate_the_exact_expected_reward(kind):
+@pytest.mark.parametrize("kind, temperature", [("lstm", 1.0), ("transformer", 1.0), ("lstm", 0.5)])
+def test_fast_and_reference_rewards_both_estimate_the_exact_expected_reward(kind, temperature):
     vocab, length = 3, 4
     gen, disc = make(kind, vocab, length).eval(), TableDiscriminator(vocab, length)
     samples = torch.tensor([[0, 1, 2, 0], [2, 2, 1, 1], [1, 0, 0, 2]])
     # Exact expectation by enumerating every sequence: p(completion | prefix) * sigmoid(D(completion)).
     every = torch.tensor(list(itertools.product(range(vocab), repeat=length)))
     with torch.no_grad():
-        logp = F.log_softmax(gen(every).double(), -1).gather(-1, every.unsqueeze(-1)).squeeze(-1)  # [N, T]
+        logp = F.log_softmax(gen(every).double() / temperature, -1).gather(-1, every.unsqueeze(-1)).squeeze(-1)
         score = torch.sigmoid(disc(every).double())
     exact = torch.zeros(3, length, dtype=torch.float64)
     for b in range(3):
@@ -142,9 +142,10 @@ def test_fast_and_reference_rewards_both_estimate_the_exact_expected_reward(kind
             weight = logp[match, t:].sum(1).exp()  # p(rest | prefix)
             exact[b, t - 1] = (weight * score[match]).sum() / weight.sum()
         exact[b, -1] = score[disc.index(samples[b : b + 1])]
-    fast = rollout_rewards(gen, disc, samples, n_rollouts=8000, rng=torch.Generator().manual_seed(0))
+    fast = rollout_rewards(gen, disc, samples, n_rollouts=8000, temperature=temperature,
+                           rng=torch.Generator().manual_seed(0))
     torch.manual_seed(0)
-    reference = rollout_rewards_reference(gen, disc, samples, n_rollouts=400)
+    reference = rollout_rewards_reference(gen, disc, samples, n_rollouts=400, temperature=temperature)
     # A reward is a mean of values in (0, 1): standard error <= 0.5 / sqrt(R) (0.0056 and 0.025 here).
     assert (fast.double() - exact).abs().max() < 0.02
     assert (reference.double() - exact).abs().max() < 0.08
