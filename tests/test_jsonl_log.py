@@ -129,9 +129,11 @@ def test_a_write_of_nothing_raises_says_so_and_leaves_the_file_as_it_was(tmp_pat
 
 
 def test_check_writable_creates_an_empty_log_or_raises_naming_the_file(tmp_path):
-    log = JsonlLog(tmp_path / "new" / "log.jsonl")
+    log = JsonlLog(tmp_path / "new" / "deeper" / "log.jsonl")
+    umask = os.umask(0)
+    os.umask(umask)
     log.check_writable()
-    assert log.path.read_bytes() == b""
+    assert log.path.read_bytes() == b"" and log.path.stat().st_mode & 0o777 == 0o644 & ~umask
     log.append({"n": 1})
     log.check_writable()
     assert log.read().records == [{"n": 1}]  # an existing log is left as it is
