@@ -101,3 +101,14 @@ def test_a_save_that_cannot_open_its_temporary_raises_that_error(tmp_path, monke
     monkeypatch.setattr(checkpoints, "open", read_only, raising=False)
     with pytest.raises(PermissionError):  # not a FileNotFoundError from removing a temporary never made
         saved(tmp_path)
+
+
+@dataclass
+class ConfigWithWarmup(Config):
+    warmup: int | None = None  # a field added since: older checkpoints lack it
+
+
+def test_a_checkpoint_from_before_a_new_field_defaulting_to_none_names_that_field(tmp_path):
+    path = saved(tmp_path)  # written with Config: no warmup
+    with pytest.raises(CheckpointError, match=r"another ConfigWithWarmup; warmup: saved '\(missing\)', now None$"):
+        read_checkpoint(path, CPU, ConfigWithWarmup())
