@@ -23,6 +23,8 @@ WORDNET_DEBS := wordnet-base wordnet-sense-index
 # Apertium, a rule-based translation engine, and its English-Spanish pair: offline back-translation for the smoke
 # profile (see heygen_lib/augment/apertium.py). Installed the same way; without it back-translation says how to get it.
 APERTIUM_DEBS := apertium apertium-eng-spa
+# Both lists go through one apt-get update and install, run when any of their packages is missing.
+SYSTEM_DEBS := $(WORDNET_DEBS) $(APERTIUM_DEBS)
 # Colab's ipywidgets, for the widget tests' second pass (tests/test_colab_ipywidgets7.py): put in front of .venv's
 # ipywidgets 8 through PYTHONPATH, so the one venv serves both versions.
 IPYWIDGETS7 := .ipywidgets7
@@ -47,10 +49,8 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q $(TORCH_ARGS)
 	$(BIN)/python -m pip install -q -e '.[dev]'
-	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! dpkg -s $(WORDNET_DEBS) >/dev/null 2>&1; then \
-		apt-get update -q && apt-get install -y -q --no-install-recommends $(WORDNET_DEBS); fi
-	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! dpkg -s $(APERTIUM_DEBS) >/dev/null 2>&1; then \
-		apt-get update -q && apt-get install -y -q --no-install-recommends $(APERTIUM_DEBS); fi
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! dpkg -s $(SYSTEM_DEBS) >/dev/null 2>&1; then \
+		apt-get update -q && apt-get install -y -q --no-install-recommends $(SYSTEM_DEBS); fi
 	@command -v apertium >/dev/null || echo "Apertium is missing: back-translation in notebook 02 needs" \
 		"'sudo apt-get install $(APERTIUM_DEBS)' (run 'make setup' as root to install it)"
 	-$(BIN)/python -m heygen_lib.augment.wordnet

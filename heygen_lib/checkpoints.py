@@ -82,10 +82,14 @@ def read_checkpoint(path: str | Path, device: torch.device, config: Any) -> dict
     if not isinstance(state, dict) or "config" not in state:
         raise CheckpointError(f"{path}: no 'config' entry, so not a checkpoint written by the kit's trainers")
     expected = asdict(config)
-    if state["config"] != expected:
-        saved = state["config"] if isinstance(state["config"], dict) else {}
-        differ = [f"{name}: saved {saved.get(name, '(missing)')!r}, now {expected.get(name, '(missing)')!r}"
-                  for name in sorted(set(saved) | set(expected)) if saved.get(name) != expected.get(name)]
-        raise CheckpointError(f"{path} was written with another {type(config).__name__}; "
-                              + ("; ".join(differ) or f"saved config {state['config']!r}"))
+    saved = state["config"]
+    if saved != expected:
+        if isinstance(saved, dict):
+            missing = "(missing)"  # not None: a field saved as None and absent now differs too
+            differ = "; ".join(f"{name}: saved {saved.get(name, missing)!r}, now {expected.get(name, missing)!r}"
+                               for name in sorted(set(saved) | set(expected))
+                               if saved.get(name, missing) != expected.get(name, missing))
+        else:
+            differ = f"saved config {saved!r}"
+        raise CheckpointError(f"{path} was written with another {type(config).__name__}; {differ}")
     return state

@@ -15,7 +15,6 @@ from __future__ import annotations
 import ast
 import json
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -25,7 +24,6 @@ from heygen_lib.paths import PROJECT_ROOT
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 APERTIUM_PACKAGES = ("apertium", "apertium-eng-spa")
-APERTIUM_PAIR = "eng-spa"
 
 BOOTSTRAP_CELL = '''\
 # Colab only: clone the kit, install it, WordNet and Apertium (about 2 minutes the first time; Colab's own torch,
@@ -102,30 +100,27 @@ def ensure_wordnet() -> str:
     return f"WordNet: downloaded into {folder}"
 
 
-def apertium_ready() -> bool:
-    """Whether Apertium is installed with the English-Spanish pair back-translation uses."""
-    if shutil.which("apertium") is None:
-        return False
-    listed = subprocess.run(["apertium", "-l"], capture_output=True, text=True)
-    return APERTIUM_PAIR in listed.stdout.split()
-
-
 def _run_quietly(command: Sequence[str]) -> int:
     return subprocess.run(list(command), capture_output=True).returncode
 
 
 def ensure_apertium(runner: Callable[[Sequence[str]], int] | None = None) -> str:
-    """Apertium's English-Spanish pair for rule-based back-translation: installed with apt-get where missing.
+    """Apertium's English-Spanish pair for rule-based back-translation (both modes, there and back): installed with
+    apt-get where missing.
 
     `runner` runs one command and returns its exit code (the tests pass a recorder).
     """
-    if apertium_ready():
-        return f"Apertium: ready ({APERTIUM_PAIR})"
+    from heygen_lib.augment import apertium
+
+    modes = f"{apertium.ApertiumConfig().forward} and {apertium.ApertiumConfig().backward}"
+    if apertium.apertium_available():
+        return f"Apertium: ready ({modes})"
     run = runner or _run_quietly
     run(["apt-get", "-qq", "update"])  # a fresh runtime's package lists may be stale
     code = run(["apt-get", "-qq", "install", "-y", *APERTIUM_PACKAGES])
-    if code == 0 and apertium_ready():
-        return f"Apertium: installed ({APERTIUM_PAIR})"
+    apertium.apertium_modes.cache_clear()  # listed before the install
+    if code == 0 and apertium.apertium_available():
+        return f"Apertium: installed ({modes})"
     return (f"Apertium: not available (apt-get install {' '.join(APERTIUM_PACKAGES)} exited with {code}); "
             "back-translation with Apertium is skipped, the other augmenters work")
 

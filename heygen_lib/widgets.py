@@ -39,7 +39,9 @@ def run_panel(
     return box
 
 
-WIDE_LABELS = {"description_width": "initial"}  # so "context turns" is not cut to "context tu..."
+# Labels at their natural width, for every panel of the kit: the default cuts them ("context tu...", "temperat...");
+# works on ipywidgets 7 and 8.
+WIDE_LABELS = {"description_width": "initial"}
 # Whose turns are responses, per corpus, when the explorer opens it: the same choice notebook 01's section 4 makes.
 RESPONSE_SPEAKERS = {"support": "agent"}
 

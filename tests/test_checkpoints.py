@@ -73,3 +73,42 @@ def test_a_killed_save_leftover_is_overwritten_and_a_failed_save_removes_its_tem
     with pytest.raises(OSError, match="No space left"):
         saved(tmp_path)
     assert not temporary_path(path).exists() and read_checkpoint(path, CPU, Config())["config"]["lr"] == 0.1
+
+
+@pytest.mark.parametrize("config, differ", [
+    ({"lr": 0.1}, r"steps: saved '\(missing\)', now 10$"),
+    ({"lr": 0.1, "steps": 10, "warmup": None}, r"warmup: saved None, now '\(missing\)'$"),
+    ({"lr": 0.2, "steps": 5, "warmup": 1}, r"lr: saved 0.2, now 0.1; steps: saved 5, now 10; warmup: saved 1, now"),
+    ("lr=0.1", r"saved config 'lr=0.1'$"),
+])
+def test_a_config_mismatch_names_every_field_saved_or_expected_alone_even_one_saved_as_none(tmp_path, config, differ):
+    path = write_checkpoint({"config": config, "w": torch.zeros(1)}, tmp_path / "run.pt")
+    with pytest.raises(CheckpointError, match=rf"{path} was written with another Config; {differ}"):
+        read_checkpoint(path, CPU, Config())
+
+
+def test_a_checkpoint_is_loaded_onto_the_device_asked_for(tmp_path):
+    # a GPU run's checkpoint must load on a CPU-only machine: the tensors go where `device` says, not where saved
+    assert read_checkpoint(saved(tmp_path), torch.device("meta"), Config())["w"].device.type == "meta"
+
+
+def test_a_save_that_cannot_open_its_temporary_raises_that_error(tmp_path, monkeypatch):
+    import heygen_lib.checkpoints as checkpoints
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(checkpoints, "open", read_only, raising=False)
+    with pytest.raises(PermissionError):  # not a FileNotFoundError from removing a temporary never made
+        saved(tmp_path)
+
+
+@dataclass
+class ConfigWithWarmup(Config):
+    warmup: int | None = None  # a field added since: older checkpoints lack it
+
+
+def test_a_checkpoint_from_before_a_new_field_defaulting_to_none_names_that_field(tmp_path):
+    path = saved(tmp_path)  # written with Config: no warmup
+    with pytest.raises(CheckpointError, match=r"another ConfigWithWarmup; warmup: saved '\(missing\)', now None$"):
+        read_checkpoint(path, CPU, ConfigWithWarmup())

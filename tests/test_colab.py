@@ -2,10 +2,12 @@
 
 import json
 import shutil
+import subprocess
 
 import pytest
 
 from heygen_lib import colab
+from heygen_lib.augment import apertium
 from heygen_lib.colab import BOOTSTRAP_CELL, cell_source, first_code_cell, form_problems, param_problems, sync_bootstrap
 from heygen_lib.paths import PROJECT_ROOT
 
@@ -93,21 +95,42 @@ def test_sync_rewrites_only_the_first_code_cell_and_keeps_ids_and_layout(tmp_pat
 
 def test_apertium_is_installed_with_apt_when_missing_and_its_absence_is_said(monkeypatch):
     calls = []
-    monkeypatch.setattr(colab, "apertium_ready", lambda: False)
+    monkeypatch.setattr(apertium, "apertium_available", lambda: False)
     line = colab.ensure_apertium(lambda command: calls.append(list(command)) or 100)
     assert calls == [["apt-get", "-qq", "update"], ["apt-get", "-qq", "install", "-y", "apertium", "apertium-eng-spa"]]
     assert line.startswith("Apertium: not available") and "exited with 100" in line and "other augmenters work" in line
 
     states = iter([False, True])
-    monkeypatch.setattr(colab, "apertium_ready", lambda: next(states))
+    monkeypatch.setattr(apertium, "apertium_available", lambda: next(states))
     calls.clear()
-    assert colab.ensure_apertium(lambda command: calls.append(list(command)) or 0) == "Apertium: installed (eng-spa)"
+    line = colab.ensure_apertium(lambda command: calls.append(list(command)) or 0)
+    assert line == "Apertium: installed (eng-spa and spa-eng)"
     assert len(calls) == 2
 
 
 def test_apertium_already_there_installs_nothing(monkeypatch):
-    monkeypatch.setattr(colab, "apertium_ready", lambda: True)
-    assert colab.ensure_apertium(lambda command: pytest.fail(f"ran {command}")) == "Apertium: ready (eng-spa)"
+    monkeypatch.setattr(apertium, "apertium_available", lambda: True)
+    assert colab.ensure_apertium(lambda command: pytest.fail(f"ran {command}")) == "Apertium: ready (eng-spa and spa-eng)"
+
+
+def test_apertium_counts_as_ready_only_with_both_modes_and_is_listed_again_after_an_install(monkeypatch):
+    listed = {"modes": "eng-spa\n"}
+    runs = []
+    monkeypatch.setattr(apertium.shutil, "which", lambda name: "/usr/bin/apertium")
+    monkeypatch.setattr(apertium.subprocess, "run", lambda command, **kwargs: runs.append(command) or
+                        subprocess.CompletedProcess(command, 0, stdout=listed["modes"]))
+    apertium.apertium_modes.cache_clear()
+    try:
+        assert not apertium.apertium_available() and not apertium.apertium_available()
+        assert runs == [["apertium", "-l"]]  # listed once, not per check
+
+        def install(command):
+            listed["modes"] = "eng-spa\nspa-eng\n"  # apt-get brings the way back
+            return 0
+
+        assert colab.ensure_apertium(install) == "Apertium: installed (eng-spa and spa-eng)"
+    finally:
+        apertium.apertium_modes.cache_clear()  # the real Apertium for the tests that follow
 
 
 def test_readme_colab_section_names_what_the_cell_does():

@@ -1,3 +1,5 @@
+import pickle
+
 import pytest
 import torch
 
@@ -15,6 +17,9 @@ def test_vocabulary_puts_specials_first_then_words_by_frequency():
     assert vocab.tokens[:4] == ("<pad>", "<bos>", "<eos>", "<unk>")
     assert vocab.tokens[4:] == (".", "is", "its", "on")  # count 2 each (also "way", "your"), alphabetical
     assert len(vocab) == 8 and vocab.bos == 1
+    assert dict(vocab.index) == {tok: i for i, tok in enumerate(vocab.tokens)}
+    assert vocab.index is vocab.index  # built once, not per encode or tokenize call
+    assert pickle.loads(pickle.dumps(vocab)).index == vocab.index  # still picklable once built
 
 
 def test_encode_appends_eos_pads_and_cuts_and_decode_inverts_it():

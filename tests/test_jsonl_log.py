@@ -1,10 +1,13 @@
+import errno
 import json
 import multiprocessing
+import os
 import resource
 from contextlib import contextmanager
 
 import pytest
 
+from heygen_lib import jsonl_log
 from heygen_lib.jsonl_log import JsonlLog
 
 
@@ -78,8 +81,9 @@ def test_a_write_that_stops_short_raises_and_leaves_no_partial_line(tmp_path):
     log = JsonlLog(tmp_path / "log.jsonl")
     log.append({"n": 1})
     size = log.path.stat().st_size
-    with file_size_limit(size + 20), pytest.raises(OSError, match="log.jsonl"):
+    with file_size_limit(size + 20), pytest.raises(OSError, match="log.jsonl") as raised:
         log.append({"n": 2, "text": "x" * 100})
+    assert raised.value.errno == errno.EFBIG  # the cause's errno, for a caller that tells a full disk apart
     assert log.path.stat().st_size == size
     log.append({"n": 3})
     contents = log.read()
@@ -99,3 +103,41 @@ def test_review_and_feedback_stores_raise_when_the_disk_is_full(tmp_path):
         with pytest.raises(OSError, match="feedback.jsonl"):
             feedback.record_rating("c", 1, [Turn("customer", "hi")], "hello there", "good")
     assert review.path.stat().st_size == 0 and feedback.path.stat().st_size == 0
+
+
+def test_short_writes_are_continued_until_the_whole_record_is_written(tmp_path, monkeypatch):
+    real_write = os.write
+    monkeypatch.setattr(jsonl_log.os, "write", lambda fd, data: real_write(fd, data[:1]))  # one byte per call
+    log = JsonlLog(tmp_path / "log.jsonl")
+    log.append({"n": 1, "text": "caf\u00e9"})
+    log.append({"n": 2})
+    assert log.read().records == [{"n": 1, "text": "caf\u00e9"}, {"n": 2}]
+
+
+def test_a_write_of_nothing_raises_says_so_and_leaves_the_file_as_it_was(tmp_path, monkeypatch):
+    log = JsonlLog(tmp_path / "log.jsonl")
+    log.append({"n": 1})
+    before = log.path.read_bytes()
+    record = {"n": 2, "text": "x" * 30}
+    size = len(json.dumps(record)) + 1
+    real_write = os.write  # 5 bytes, then no more room
+    monkeypatch.setattr(jsonl_log.os, "write", lambda fd, data: real_write(fd, data[:5]) if len(data) == size else 0)
+    with pytest.raises(OSError, match=rf"^could not save the record to {log.path}: no space to write \(5 of "
+                                      rf"{size} bytes written\); nothing was written \(is the disk full\?\)$"):
+        log.append(record)
+    assert log.path.read_bytes() == before
+
+
+def test_check_writable_creates_an_empty_log_or_raises_naming_the_file(tmp_path):
+    log = JsonlLog(tmp_path / "new" / "deeper" / "log.jsonl")
+    umask = os.umask(0)
+    os.umask(umask)
+    log.check_writable()
+    assert log.path.read_bytes() == b"" and log.path.stat().st_mode & 0o777 == 0o644 & ~umask
+    log.append({"n": 1})
+    log.check_writable()
+    assert log.read().records == [{"n": 1}]  # an existing log is left as it is
+    folder = JsonlLog(tmp_path / "new")  # a folder where the log should be
+    with pytest.raises(OSError, match=rf"^cannot write to {folder.path}: Is a directory$") as raised:
+        folder.check_writable()
+    assert raised.value.errno == errno.EISDIR

@@ -21,6 +21,8 @@ from heygen_lib.gan.losses import (
     wasserstein_g_loss,
 )
 
+from known_critics import LinearCritic
+
 LN2 = math.log(2.0)
 
 
@@ -70,17 +72,6 @@ def test_losses_are_computed_in_float32_from_half_logits():
 def test_wasserstein_losses_at_known_logits():
     close(wasserstein_d_loss(t(1.0, 3.0), t(-2.0, 0.0, 5.0)), 1.0 - 2.0)
     close(wasserstein_g_loss(t(1.0, 3.0), t(-2.0, 0.0, 5.0)), -1.0)
-
-
-class LinearCritic(nn.Module):
-    """D(x) = <w, x> over the [T, V] one-hot input: its gradient is w everywhere."""
-
-    def __init__(self, w: torch.Tensor):
-        super().__init__()
-        self.w = nn.Parameter(w)
-
-    def forward(self, x):
-        return (x * self.w).flatten(1).sum(dim=1)
 
 
 def test_gradient_penalty_of_a_linear_critic_is_weight_times_norm_minus_one_squared():
@@ -264,3 +255,22 @@ def test_make_optimizer_builds_adam_and_rmsprop_with_given_settings():
 def test_make_optimizer_rejects_unknown_names():
     with pytest.raises(ValueError, match="'sgd'"):
         make_optimizer([nn.Parameter(torch.zeros(1))], "sgd")
+
+
+class BFloat16Critic(LinearCritic):
+    """A linear critic in bfloat16 only: mixing in a float32 one-hot or weight would promote its input."""
+
+    def forward(self, x):
+        assert x.dtype == torch.bfloat16, f"the critic got {x.dtype}"
+        return super().forward(x)
+
+
+@pytest.mark.parametrize("one_hot_side", ["real", "fake"])
+def test_the_penalty_interpolates_in_the_precision_of_the_one_hot_input_below_float32(one_hot_side):
+    # float64 (test_mutations_killed) would hide a float32 one-hot or weight: promotion lifts it back to float64
+    critic = BFloat16Critic(torch.full((3, 5), 0.5, dtype=torch.bfloat16))
+    ids = torch.randint(0, 5, (4, 3))
+    one_hots = F.one_hot(torch.randint(0, 5, (4, 3)), 5).bfloat16()
+    real, fake = (one_hots, ids) if one_hot_side == "real" else (ids, one_hots)
+    penalty = gradient_penalty(critic, real, fake, weight=1.0)
+    assert penalty.item() == pytest.approx((15**0.5 * 0.5 - 1) ** 2, rel=1e-2)

@@ -28,6 +28,8 @@ from heygen_lib.jsonl_log import JsonlLog, utc_timestamp
 from heygen_lib.nlg.dialogue_format import DialogueFormat
 from heygen_lib.nlg.rows import IGNORE, PadCollator, RowReport, encode_pairs
 
+from known_critics import LinearCritic
+
 # --- WGAN-GP: the gradient penalty must reach the critic's loss ("wgan_gp" misspelt in the trainer) ---
 
 
@@ -145,17 +147,6 @@ def test_a_row_of_exactly_max_length_is_kept_whole_and_one_token_less_cuts_it(to
 
 
 # --- GAN losses: the penalty's defaults and input handling; the baseline is a constant; optimiser settings reach it ---
-
-
-class LinearCritic(nn.Module):
-    """D(x) = <w, x>: its gradient is w everywhere, so the penalty is weight * (||w|| - 1)^2 for any input."""
-
-    def __init__(self, w: torch.Tensor):
-        super().__init__()
-        self.w = nn.Parameter(w)
-
-    def forward(self, x):
-        return (x * self.w).flatten(1).sum(dim=1)
 
 
 def test_the_gradient_penalty_weight_defaults_to_wgan_gps_ten():

@@ -3,8 +3,8 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, TrainingArguments
 
 from heygen_lib.data import Pair, Turn
-from heygen_lib.nlg.finetune import (FineTuneConfig, fine_tune, freeze_layers, load_model, planned_steps, save_model,
-                                     set_dropout, tokenizer_texts, training_arguments)
+from heygen_lib.nlg.finetune import (FineTuneConfig, checkpoint_to_resume, fine_tune, freeze_layers, load_model,
+                                     planned_steps, save_model, set_dropout, tokenizer_texts, training_arguments)
 from heygen_lib.tiny_models import TinyCausalLMConfig, build_tiny_causal_lm
 
 THINGS, STATES = ("parcel", "kettle", "refund", "app"), ("late", "broken", "missing")
@@ -150,3 +150,12 @@ def test_tensorboard_events_go_under_the_output_dir_and_nowhere_else(folder, tmp
     assert list((tmp_path / "run" / "runs").rglob("events.out.tfevents.*"))
     assert not (tmp_path / "runs").exists()
     assert [r["step"] for r in result.history if r["phase"] == "dev"][0] == 0
+
+
+def test_a_resume_starts_from_the_newest_checkpoint_and_a_fresh_output_folder_from_nothing(tmp_path):
+    output = tmp_path / "not yet created"  # as on a torchrun process other than rank 0, which creates it
+    assert checkpoint_to_resume(output) is None
+    for step in (3, 10, 7):
+        (output / f"checkpoint-{step}").mkdir(parents=True)
+    (output / "checkpoint-99").write_text("")  # a file, not a checkpoint folder
+    assert checkpoint_to_resume(output) == str(output / "checkpoint-10")

@@ -126,3 +126,94 @@ def test_explain_row_marks_exactly_the_response_and_its_end_token_as_trained(tin
     trained = [line["token"] for line in lines if line["in the loss"]]
     assert "".join(ast.literal_eval(t) for t in trained) == FMT.target(p.response.text)  # shown quoted
     assert lines[len(lines) - len(trained) - 1]["token"] == repr(FMT.response_token)
+
+
+@pytest.mark.parametrize("seq2seq", [False, True])
+def test_a_cut_context_is_rendered_in_the_rows_own_format(tiny, seq2seq):
+    _, tok = tiny
+    fmt = DialogueFormat(turn_token="[turn]", response_token="[reply]")
+    p = pair("my parcel is late, order 1", "which order?", "order 12, my kettle is broken")
+    newest = ids(tok, fmt.prompt(p.context[-1:]))
+    target = ids(tok, fmt.target(p.response.text))
+    room = len(newest) if seq2seq else len(newest) + len(target)
+    (row,), report = encode_pairs(tok, [p], max_length=room, fmt=fmt, seq2seq=seq2seq)
+    assert row["input_ids"] == (newest if seq2seq else newest + target)
+    assert report.context_cut == 1
+
+
+def test_a_seq2seq_row_that_fits_reports_nothing_cut_and_one_that_does_not_reports_each_side(tiny):
+    _, tok = tiny
+    p = pair("my parcel is late", "which order?")
+    prompt, target = ids(tok, FMT.prompt(p.context)), ids(tok, FMT.target(p.response.text))
+    exact = max(len(prompt), len(target))
+    (row,), report = encode_pairs(tok, [p], max_length=exact, seq2seq=True)
+    assert row == {"input_ids": prompt, "labels": target}
+    assert (report.context_cut, report.response_cut, report.longest) == (0, 0, len(prompt) + len(target))
+    assert encode_pairs(tok, [p], max_length=len(target), seq2seq=True)[1].response_cut == 0  # exactly fits
+    _, report = encode_pairs(tok, [p], max_length=min(len(prompt), len(target)) - 1, seq2seq=True)
+    assert (report.context_cut, report.response_cut) == (1, 1)
+
+
+def test_the_smallest_row_is_the_marker_and_one_response_token(tiny):
+    _, tok = tiny
+    row = encode_pair(tok, pair("hi"), max_length=2)
+    assert row["input_ids"] == [tok.convert_tokens_to_ids(FMT.response_token), ids(tok, "sorry")[0]]
+    with pytest.raises(ValueError, match="must hold the marker and one response token, got 1"):
+        encode_pair(tok, pair("hi"), max_length=1)
+
+
+def test_the_report_states_the_budget_and_an_empty_list_gives_an_empty_report(tiny):
+    _, tok = tiny
+    assert encode_pairs(tok, [pair("hi")], max_length=48)[1].max_length == 48
+    rows, report = encode_pairs(tok, [], max_length=48)
+    assert rows == [] and (report.rows, report.context_cut, report.response_cut, report.longest) == (0, 0, 0, 0)
+
+
+def test_a_prompt_of_exactly_the_budget_keeps_every_turn(tiny):
+    from heygen_lib.nlg.rows import fit_prompt
+
+    _, tok = tiny
+    context = pair("my parcel is late", "which order?", "order 12").context
+    full = ids(tok, FMT.prompt(context))
+    fitted = fit_prompt(tok, context, max_length=len(full))
+    assert (fitted.ids, fitted.dropped_turns, fitted.cut_tokens) == (full, 0, 0)
+    with pytest.raises(ValueError, match="no room for a prompt"):
+        fit_prompt(tok, context, max_length=0)
+
+
+def test_collated_tensors_are_integer_ids_and_a_row_of_exactly_the_fixed_width_fits(tiny):
+    _, tok = tiny
+    row = encode_pair(tok, pair("hi"), 64)
+    batch = collator_for(tok, pad_to=len(row["input_ids"]))([row])
+    assert {name: t.dtype for name, t in batch.items()} == dict.fromkeys(batch, torch.long)
+    assert batch["attention_mask"].tolist() == [[1] * len(row["input_ids"])]
+
+
+def test_the_collator_for_a_tokenizer_without_its_own_pad_token_refuses_it(tiny):
+    _, tok = tiny
+    same = AutoTokenizer.from_pretrained(tok.name_or_path)
+    same.pad_token = same.eos_token
+    with pytest.raises(ValueError, match=r"is the end token's id: padding would hide every end token from the loss; "
+                                         r"give the tokenizer its own pad token \(add_format_tokens\)"):
+        collator_for(same)
+    with pytest.raises(ValueError, match=r"^the tokenizer has no pad token; call add_format_tokens"):
+        PadCollator(pad_id=None)
+
+
+@pytest.mark.parametrize("seq2seq", [False, True])
+def test_explain_row_lists_every_position_with_its_token_id_and_label(tiny, seq2seq):
+    _, tok = tiny
+    row = {"input_ids": ids(tok, "hi there"), "labels": ids(tok, "ok")}
+    if not seq2seq:
+        row["labels"] = [IGNORE] * (len(row["input_ids"]) - 1) + row["labels"][:1]
+    lines = explain_row(tok, row, seq2seq=seq2seq)
+    shown = lambda t: repr(tok.decode([t]))  # noqa: E731
+    if seq2seq:
+        expected = ([{"position": f"encoder {i}", "token": shown(t), "input id": t, "label": "-", "in the loss": False}
+                     for i, t in enumerate(row["input_ids"])]
+                    + [{"position": f"decoder {i}", "token": shown(t), "input id": "-", "label": t, "in the loss": True}
+                       for i, t in enumerate(row["labels"])])
+    else:
+        expected = [{"position": i, "token": shown(t), "input id": t, "label": label, "in the loss": label != IGNORE}
+                    for i, (t, label) in enumerate(zip(row["input_ids"], row["labels"]))]
+    assert lines == expected

@@ -22,9 +22,11 @@ def test_pairs_can_keep_only_one_speakers_responses():
     assert all(p.response.speaker == "agent" for p in pairs)
 
 
-def test_context_window_must_hold_a_turn():
+def test_context_window_must_hold_a_turn_and_one_is_enough():
     with pytest.raises(ValueError, match="at least 1"):
         build_pairs([dialogue("d")], context_turns=0)
+    pairs = build_pairs([dialogue("d", 3)], context_turns=1)
+    assert [[t.text for t in p.context] for p in pairs] == [["d turn 0"], ["d turn 1"]]
 
 
 def test_split_never_puts_one_conversation_in_two_splits():

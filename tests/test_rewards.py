@@ -125,15 +125,15 @@ def test_fast_and_reference_rewards_agree_exactly_with_greedy_rollouts(kind):
     assert fast[:, :-1].std() > 0.01  # the rewards differ from prefix to prefix: the comparison means something
 
 
-@pytest.mark.parametrize("kind", ["lstm", "transformer"])
-def test_fast_and_reference_rewards_both_estimate_the_exact_expected_reward(kind):
+@pytest.mark.parametrize("kind, temperature", [("lstm", 1.0), ("transformer", 1.0), ("lstm", 0.5)])
+def test_fast_and_reference_rewards_both_estimate_the_exact_expected_reward(kind, temperature):
     vocab, length = 3, 4
     gen, disc = make(kind, vocab, length).eval(), TableDiscriminator(vocab, length)
     samples = torch.tensor([[0, 1, 2, 0], [2, 2, 1, 1], [1, 0, 0, 2]])
     # Exact expectation by enumerating every sequence: p(completion | prefix) * sigmoid(D(completion)).
     every = torch.tensor(list(itertools.product(range(vocab), repeat=length)))
     with torch.no_grad():
-        logp = F.log_softmax(gen(every).double(), -1).gather(-1, every.unsqueeze(-1)).squeeze(-1)  # [N, T]
+        logp = F.log_softmax(gen(every).double() / temperature, -1).gather(-1, every.unsqueeze(-1)).squeeze(-1)
         score = torch.sigmoid(disc(every).double())
     exact = torch.zeros(3, length, dtype=torch.float64)
     for b in range(3):
@@ -142,9 +142,10 @@ def test_fast_and_reference_rewards_both_estimate_the_exact_expected_reward(kind
             weight = logp[match, t:].sum(1).exp()  # p(rest | prefix)
             exact[b, t - 1] = (weight * score[match]).sum() / weight.sum()
         exact[b, -1] = score[disc.index(samples[b : b + 1])]
-    fast = rollout_rewards(gen, disc, samples, n_rollouts=8000, rng=torch.Generator().manual_seed(0))
+    fast = rollout_rewards(gen, disc, samples, n_rollouts=8000, temperature=temperature,
+                           rng=torch.Generator().manual_seed(0))
     torch.manual_seed(0)
-    reference = rollout_rewards_reference(gen, disc, samples, n_rollouts=400)
+    reference = rollout_rewards_reference(gen, disc, samples, n_rollouts=400, temperature=temperature)
     # A reward is a mean of values in (0, 1): standard error <= 0.5 / sqrt(R) (0.0056 and 0.025 here).
     assert (fast.double() - exact).abs().max() < 0.02
     assert (reference.double() - exact).abs().max() < 0.08
@@ -171,3 +172,56 @@ def test_rewards_are_computed_in_eval_mode_and_modes_are_restored():
     b = rollout_rewards(gen, disc, samples, n_rollouts=2, temperature=0.0)
     torch.testing.assert_close(a, b)  # dropout (p=0.5) was off: the same greedy rollouts score the same
     assert gen.training and disc.training
+
+
+def test_rollouts_are_made_in_groups_that_fit_the_batch_size_and_in_eval_mode():
+    gen, disc = make("lstm"), TinyDiscriminator()
+    gen.train()
+    samples = torch.randint(0, V, (3, T))
+    made = []
+    rollout = gen.rollout
+    gen.rollout = lambda *args, **kwargs: made.append((args[1], gen.training)) or rollout(*args, **kwargs)
+    whole = rollout_rewards(gen, disc, samples, n_rollouts=5, temperature=0.0)
+    assert made == [(5, False)]
+    made.clear()
+    two_rollouts = 2 * (T - 1) * 3
+    grouped = rollout_rewards(gen, disc, samples, n_rollouts=5, batch_size=two_rollouts + 1, temperature=0.0)
+    assert made == [(2, False), (2, False), (1, False)]  # never more rollouts than asked for
+    torch.testing.assert_close(grouped, whole)
+    made.clear()
+    rollout_rewards(gen, disc, samples, n_rollouts=2, batch_size=1, temperature=0.0)
+    assert made == [(1, False), (1, False)]  # at least one rollout per group, however small the batch
+
+
+def test_a_seeded_rng_makes_the_rollouts_reproducible_whatever_the_global_seed():
+    gen, disc = make("lstm"), TinyDiscriminator().eval()
+    samples = torch.randint(0, V, (3, T))
+    torch.manual_seed(1)
+    first = rollout_rewards(gen, disc, samples, n_rollouts=3, rng=torch.Generator().manual_seed(7))
+    torch.manual_seed(2)
+    again = rollout_rewards(gen, disc, samples, n_rollouts=3, rng=torch.Generator().manual_seed(7))
+    torch.testing.assert_close(first, again)
+
+
+def test_the_reference_rolls_out_in_eval_mode():
+    gen, disc = make("lstm"), TinyDiscriminator()
+    gen.train()
+    modes = []
+    step = gen.step
+    gen.step = lambda *args: modes.append(gen.training) or step(*args)
+    rollout_rewards_reference(gen, disc, torch.randint(0, V, (2, T)), n_rollouts=1, temperature=0.0)
+    assert modes and not any(modes) and gen.training
+
+
+@pytest.mark.parametrize("n_rollouts, length", [(0, T), (1, 1)])
+def test_no_rollouts_or_sequences_too_short_to_complete_are_refused(n_rollouts, length):
+    gen, disc = make("lstm"), TinyDiscriminator()
+    with pytest.raises(ValueError, match=rf"need n_rollouts >= 1 and sequences of length >= 2, got {n_rollouts} and "
+                                         rf"{length}$"):
+        rollout_rewards(gen, disc, torch.zeros(2, length, dtype=torch.long), n_rollouts)
+
+
+def test_one_rollout_of_the_shortest_sequences_is_enough():
+    gen, disc = make("lstm", length=2), TinyDiscriminator(length=2).eval()
+    rewards = rollout_rewards(gen, disc, torch.randint(0, V, (3, 2)), n_rollouts=1)
+    assert rewards.shape == (3, 2) and ((rewards > 0) & (rewards < 1)).all()

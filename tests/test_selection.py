@@ -85,3 +85,16 @@ def test_ensure_augmented_pairs_reuses_the_pool_notebook_02_wrote(tmp_path, monk
     path.parent.mkdir(parents=True)
     path.write_text("")
     assert ensure_augmented_pairs(target="response") == path and capsys.readouterr().out == ""
+
+
+def test_the_selection_panel_keeps_the_rules_allowed_augmenters(tmp_path, monkeypatch, capsys):
+    import heygen_lib.augment.panel as panel
+
+    monkeypatch.setenv("HEYGEN_ARTIFACTS_DIR", str(tmp_path))
+    written = []
+    monkeypatch.setattr(panel, "write_pool", lambda pool, target, rule, selection, *a, **k: written.append(
+        (rule, selection)))
+    rule = SelectionRule(min_coverage=0.0, allowed=("typos",))
+    makers = {"typos": lambda rate: Typos(TypoConfig(rate=rate)), "synonym-replacement": None}
+    panel.selection_panel(TABLE, support_pairs(), makers, target="context", rule=rule)
+    assert written == [(rule, [("typos", 0.2)])]  # not synonym-replacement, which the thresholds alone admit

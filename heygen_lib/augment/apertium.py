@@ -19,6 +19,7 @@ A text whose protected spans do not all come back, or that comes back empty, get
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 import shutil
@@ -52,8 +53,10 @@ class ApertiumConfig:
     timeout_s: float = 120.0  # for one batch of texts
 
 
+@functools.cache
 def apertium_modes() -> tuple[str, ...]:
-    """The translation modes the installed Apertium offers; empty when Apertium is missing."""
+    """The translation modes the installed Apertium offers; empty when Apertium is missing. Listed once per process
+    (each check would start a process); after installing a pair, ``apertium_modes.cache_clear()`` lists again."""
     if shutil.which("apertium") is None:
         return ()
     listed = subprocess.run(["apertium", "-l"], capture_output=True, text=True, check=False).stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import ipywidgets as w
@@ -10,7 +11,7 @@ import ipywidgets as w
 from heygen_lib.augment.base import Target, TextAugmenter
 from heygen_lib.augment.selection import SelectionRule, apply_selection, build_pool, target_texts, write_pool
 from heygen_lib.data.pairs import Pair
-from heygen_lib.widgets import run_panel
+from heygen_lib.widgets import WIDE_LABELS, run_panel
 
 
 def selection_panel(
@@ -19,16 +20,16 @@ def selection_panel(
     rule: SelectionRule | None = None,
 ) -> w.VBox:
     """Sliders for the rule's limits; Run selects from the measured `rows` and rewrites the `target` pool with
-    exactly that selection (so notebook 05 trains on what you chose)."""
+    exactly that selection (so notebook 05 trains on what you chose). The sliders change only the two limits: the
+    rule's coverage and its allowed augmenters stay as given."""
     rule = rule or SelectionRule.for_target(target)
     similarity = w.FloatSlider(value=rule.min_similarity, min=0.5, max=1.0, step=0.01, description="min similarity",
-                               style={"description_width": "initial"})
+                               style=WIDE_LABELS)
     perplexity = w.FloatSlider(value=rule.max_perplexity_ratio, min=1.0, max=5.0, step=0.1,
-                               description="max perplexity ratio", style={"description_width": "initial"})
+                               description="max perplexity ratio", style=WIDE_LABELS)
 
     def action(_: w.Output) -> None:
-        chosen = SelectionRule.for_target(target, min_similarity=similarity.value,
-                                          max_perplexity_ratio=perplexity.value, min_coverage=rule.min_coverage)
+        chosen = replace(rule, min_similarity=similarity.value, max_perplexity_ratio=perplexity.value)
         selection = chosen.select(rows)
         made = apply_selection(train, augmenters, selection, target, seed)
         pool, _ = build_pool(made, selection, train, target_texts(train, target), target)

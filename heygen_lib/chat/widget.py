@@ -16,16 +16,13 @@ import ipywidgets as w
 from heygen_lib.chat.chatbot import Chatbot
 from heygen_lib.chat.decoding import STRATEGIES, DecodingConfig
 from heygen_lib.chat.feedback import FeedbackStore
+from heygen_lib.widgets import WIDE_LABELS
 
 TRANSCRIPT_STYLE = ("height: 320px; overflow-y: auto; border: 1px solid #ccc; border-radius: 4px; padding: 6px; "
                     # column-reverse keeps the view scrolled to the newest message without JavaScript
                     "display: flex; flex-direction: column-reverse; font-family: sans-serif; font-size: 13px")
 BUBBLE = {"user": "background: #e8f0fe; margin: 4px 60px 4px 0", "bot": "background: #f1f3f4; margin: 4px 0 4px 60px"}
 MARKS = {"good": "👍", "bad": "👎", "corrected": "✎ corrected"}
-
-
-# Labels at their natural width: the default cuts them ("temperat..."); works on ipywidgets 7 and 8.
-LABEL = {"description_width": "initial"}
 
 
 class ChatWidget(w.VBox):
@@ -40,17 +37,18 @@ class ChatWidget(w.VBox):
         self.send_button = w.Button(description="Send", button_style="primary", icon="paper-plane")
         self.reset_button = w.Button(description="Reset", icon="refresh")
         self.status = w.HTML()
-        self.strategy = w.Dropdown(options=list(STRATEGIES), value=d.strategy, description="strategy", style=LABEL)
+        self.strategy = w.Dropdown(options=list(STRATEGIES), value=d.strategy, description="strategy",
+                                   style=WIDE_LABELS)
         self.temperature = w.FloatSlider(value=d.temperature, min=0.1, max=2.0, step=0.05, description="temperature",
-                                         style=LABEL)
-        self.top_k = w.IntSlider(value=d.top_k, min=0, max=200, description="top-k", style=LABEL)
-        self.top_p = w.FloatSlider(value=d.top_p, min=0.05, max=1.0, step=0.05, description="top-p", style=LABEL)
+                                         style=WIDE_LABELS)
+        self.top_k = w.IntSlider(value=d.top_k, min=0, max=200, description="top-k", style=WIDE_LABELS)
+        self.top_p = w.FloatSlider(value=d.top_p, min=0.05, max=1.0, step=0.05, description="top-p", style=WIDE_LABELS)
         self.repetition_penalty = w.FloatSlider(value=d.repetition_penalty, min=1.0, max=2.0, step=0.05,
-                                                description="repetition penalty", style=LABEL)
-        self.num_beams = w.IntSlider(value=max(d.num_beams, 2), min=2, max=8, description="beams", style=LABEL)
+                                                description="repetition penalty", style=WIDE_LABELS)
+        self.num_beams = w.IntSlider(value=max(d.num_beams, 2), min=2, max=8, description="beams", style=WIDE_LABELS)
         # At most half the window, so the conversation keeps room in the prompt.
         self.max_new_tokens = w.IntSlider(value=d.max_new_tokens, min=1, max=min(256, chatbot.max_context_tokens // 2),
-                                          description="max new tokens", style=LABEL)
+                                          description="max new tokens", style=WIDE_LABELS)
         self.send_button.on_click(self.send_message)
         self.reset_button.on_click(self.reset)
         with warnings.catch_warnings():  # ipywidgets 8 deprecates on_submit, but its front end still sends Enter
@@ -66,7 +64,7 @@ class ChatWidget(w.VBox):
         self.render()
 
     def _feedback_row(self) -> w.VBox:
-        self.turn = w.Dropdown(options=[], description="reply", style=LABEL)
+        self.turn = w.Dropdown(options=[], description="reply", style=WIDE_LABELS)
         self.good_button = w.Button(description="👍 good")
         self.bad_button = w.Button(description="👎 bad")
         self.correction = w.Textarea(placeholder="A better reply the bot should have given",

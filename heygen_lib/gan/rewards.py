@@ -25,7 +25,6 @@ from torch import nn
 from .generators import TextGenerator, eval_mode
 
 
-@torch.no_grad()
 def rollout_rewards(
     generator: TextGenerator,
     discriminator: nn.Module,
@@ -55,7 +54,7 @@ def rollout_rewards(
     device = generator.device
     samples = samples.to(device)
     rewards = torch.zeros(B, T, device=device)
-    with eval_mode(generator, discriminator):
+    with torch.no_grad(), eval_mode(generator, discriminator):
         total = torch.zeros(T - 1, B, device=device)  # sum over rollouts of P(real), per [prefix, sample]
         done = 0
         while done < n_rollouts:
@@ -74,7 +73,6 @@ def _probabilities(discriminator: nn.Module, sequences: torch.Tensor, batch_size
     return torch.cat([torch.sigmoid(discriminator(chunk).float()) for chunk in sequences.split(batch_size)])
 
 
-@torch.no_grad()
 def rollout_rewards_reference(
     generator: TextGenerator,
     discriminator: nn.Module,
@@ -93,7 +91,7 @@ def rollout_rewards_reference(
     samples = samples.to(device)
     start = torch.full((B,), generator.config.start_token, dtype=torch.long, device=device)
     rewards = torch.zeros(B, T, device=device)
-    with eval_mode(generator, discriminator):
+    with torch.no_grad(), eval_mode(generator, discriminator):
         for _ in range(n_rollouts):
             for t in range(1, T):
                 logits, state = generator.step(start, generator.init_state(samples))

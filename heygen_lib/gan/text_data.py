@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-
+from functools import cached_property
 from pathlib import Path
 
 import torch
@@ -73,8 +73,10 @@ class Vocabulary:
         known = self.index
         return [w if w in known else UNK for w in word_tokens(text)]
 
-    @property
-    def index(self) -> dict[str, int]:
+    @cached_property
+    def index(self) -> Mapping[str, int]:
+        """Id of each token, built once: `tokens` is a tuple of a frozen dataclass, so it cannot go stale. Callers
+        share it and only read it."""
         return {tok: i for i, tok in enumerate(self.tokens)}
 
 

@@ -318,6 +318,12 @@ def steps_per_epoch(train_rows: int, config: FineTuneConfig) -> int:
     return max(1, math.ceil(math.ceil(train_rows / config.batch_size) / config.gradient_accumulation))
 
 
+def checkpoint_to_resume(output_dir: Path) -> str | None:
+    """The newest ``checkpoint-N`` in `output_dir`, None on a fresh run. The folder may not exist yet, even under
+    torchrun on a process other than rank 0: the Trainer creates it only in the process that saves."""
+    return get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
+
+
 def planned_steps(train_rows: int, config: FineTuneConfig) -> int:
     """Optimizer steps the config allows for `train_rows` rows: `max_steps`, or `epochs` worth of steps."""
     if config.max_steps is not None:
@@ -456,7 +462,7 @@ def fine_tune(
         log.addFilter(notices)
     try:
         with quiet_file_progress():
-            trainer.train(resume_from_checkpoint=get_last_checkpoint(str(output_dir)) if config.resume else None)
+            trainer.train(resume_from_checkpoint=checkpoint_to_resume(output_dir) if config.resume else None)
     finally:
         for log in loggers:
             log.removeFilter(notices)

@@ -107,7 +107,7 @@ def encode_pairs(
 
 
 def _encode(
-    tokenizer, pair: Pair, max_length: int, fmt: DialogueFormat, seq2seq: bool = False
+    tokenizer, pair: Pair, max_length: int, fmt: DialogueFormat, seq2seq: bool
 ) -> tuple[dict[str, list[int]], bool, bool, int]:
     """The row, whether context was cut, whether the response was cut, and the uncut length."""
     if max_length < 2:
