@@ -20,8 +20,8 @@ def built(monkeypatch, tmp_path):
     """Stands in for the pipeline: records what it was asked to build."""
     calls = []
 
-    def build(sizes, base, seed=0, progress=False):
-        calls.append({"sizes": sizes, "base": base, "seed": seed})
+    def build(sizes, base, seed=0, progress=False, sample_shards=1):
+        calls.append({"sizes": sizes, "base": base, "seed": seed, "sample_shards": sample_shards})
         return tmp_path / "reviewed_pairs.jsonl"
 
     monkeypatch.setattr(lm_pipeline, "build_reviewed_export", build)
@@ -34,7 +34,7 @@ def test_the_profile_sizes_reach_the_pipeline_with_the_flags_overrides(built, ca
     expected = PROFILES["smoke"].dialogue_gan
     assert call["sizes"].lm_adversarial_steps == 3 and call["sizes"].lm_keep == 5
     assert call["sizes"].lm_candidates == expected.lm_candidates and call["sizes"].d_fit_steps == expected.d_fit_steps
-    assert call["base"] == "some-folder" and call["seed"] == 7
+    assert call["base"] == "some-folder" and call["seed"] == 7 and call["sample_shards"] == 1
     assert "reviewed pairs for notebook 05:" in capsys.readouterr().out
 
 
@@ -47,16 +47,29 @@ def test_a_value_that_cannot_run_is_one_line_of_error(built, capsys, flags, mess
     assert capsys.readouterr().err == f"error: {message}\n" and not built
 
 
-def test_under_torchrun_it_says_it_runs_in_one_process(built, monkeypatch, capsys):
+@pytest.mark.parametrize("flags, shards", [([], 2), (["--sample-shards", "6"], 6)])
+def test_under_torchrun_each_process_takes_its_shards_of_the_contexts(built, monkeypatch, capsys, flags, shards):
+    monkeypatch.setenv("WORLD_SIZE", "2")  # what torchrun tells each of 2 processes
+    monkeypatch.setattr("heygen_lib.distributed.init", lambda backend=None: None)  # no process group in this test
+    assert main(["--profile", "smoke", "--model", "m", *flags]) == 0
+    assert built[0]["sample_shards"] == shards  # smoke: 6 contexts per step
+    assert f"2 processes: 6 contexts per adversarial step in {shards} seeded shards, 3 contexts each" in \
+        capsys.readouterr().out
+
+
+@pytest.mark.parametrize("shards", ["3", "4"])
+def test_a_shard_count_the_processes_or_contexts_do_not_split_is_one_line_of_error(built, monkeypatch, capsys,
+                                                                                  shards):
     monkeypatch.setenv("WORLD_SIZE", "2")
-    assert main(["--profile", "smoke", "--model", "m"]) == 2
-    assert "runs in one process (not data-parallel yet)" in capsys.readouterr().err and not built
+    assert main(["--profile", "smoke", "--model", "m", "--sample-shards", shards]) == 2
+    assert capsys.readouterr().err == (f"error: --sample-shards {shards} must be a multiple of the 2 processes and "
+                                       "divide the 6 contexts per step\n") and not built
 
 
-def test_help_names_the_overrides_and_says_one_process():
+def test_help_names_the_overrides_and_says_what_is_data_parallel():
     done = subprocess.run([sys.executable, "-m", "heygen_lib.dialogue_gan", "--help"], capture_output=True, text=True,
                           cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": ""}, timeout=120)
     assert done.returncode == 0
-    for flag in ("--steps", "--candidates", "--keep", "--mle-epochs", "--d-fit-steps", "--model"):
+    for flag in ("--steps", "--candidates", "--keep", "--mle-epochs", "--d-fit-steps", "--model", "--sample-shards"):
         assert flag in done.stdout
-    assert "not data-parallel" in done.stdout
+    assert "judge, export and review run on rank 0 alone" in " ".join(done.stdout.split())

@@ -7,8 +7,12 @@ notebook 04 writes and notebook 05 reads: ``artifacts/dialogue_gan/lm/mle`` (reu
 ``lm/adversarial-seed<S>.pt``, the candidates, the review file and ``reviewed_pairs.jsonl``. Notebook 04's seed
 comparison (adversarial vs teacher-forcing-only runs over several seeds) and its hand review stay in the notebook.
 
-One process: the dialogue GAN is not data-parallel yet (under torchrun it would only repeat the same run N times);
-the text GAN (``python -m heygen_lib.gan``) and fine-tuning (``python -m heygen_lib.nlg``) are.
+Under ``torchrun --nproc_per_node N`` the MLE fine-tuning is data-parallel (`Trainer`) and so is the adversarial
+run: each step's contexts are split over the processes in ``--sample-shards`` seeded shards (default: one per
+process; fix it to make runs on different process counts draw the same samples and resume each other's checkpoint),
+policy and discriminator train through DistributedDataParallel, and each context's samples, rewards and baseline
+stay in the process that drew them. The pair discriminator's fit repeats in every process (seeded: the same in
+each); the judge, the export and the review run on rank 0 alone, and only rank 0 prints and writes.
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ OVERRIDES = {"mle_epochs": "lm_mle_epochs", "d_fit_steps": "d_fit_steps", "steps
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m heygen_lib.dialogue_gan", description=__doc__.splitlines()[0],
                                      epilog="Unset flags take the profile's value (heygen_lib/profile.py, "
-                                            "DialogueGanSizes). One process only: not data-parallel this round.")
+                                            "DialogueGanSizes). Under torchrun MLE and the adversarial steps are "
+                                            "data-parallel; the discriminator fit repeats in every process, and the "
+                                            "judge, export and review run on rank 0 alone.")
     parser.add_argument("--profile", choices=sorted(PROFILES), default=None,
                         help="sizes to use (default: HEYGEN_PROFILE, else full on a GPU and smoke on a CPU)")
     parser.add_argument("--model", default=None,
@@ -40,6 +46,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--candidates", type=int, default=None, help="responses generated for the export")
     parser.add_argument("--keep", type=int, default=None, help="best candidates that go to review")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sample-shards", type=int, default=None,
+                        help="split each adversarial step's contexts into this many seeded shards (a multiple of "
+                             "the number of processes, dividing the contexts per step; default: one per process): "
+                             "runs with the same value draw the same samples on any number of processes")
     parser.add_argument("--progress", action="store_true", help="show progress bars")
     return parser.parse_args(argv)
 
@@ -58,26 +68,42 @@ def sizes_for(args: argparse.Namespace) -> DialogueGanSizes:
     return sizes
 
 
+def sample_shards(args: argparse.Namespace, sizes: DialogueGanSizes) -> int:
+    """--sample-shards, or one shard per process; refuses a count the processes or the contexts do not split."""
+    processes = distributed.world_size()
+    shards = args.sample_shards or processes
+    if shards < 1 or shards % processes or sizes.contexts_per_step % shards:
+        raise ValueError(f"--sample-shards {shards} must be a multiple of the {processes} processes and divide the "
+                         f"{sizes.contexts_per_step} contexts per step")
+    return shards
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        if distributed.launched():
-            raise ValueError("the dialogue GAN runs in one process (not data-parallel yet): run it without torchrun")
         sizes = sizes_for(args)
+        shards = sample_shards(args, sizes)  # refused before any work
         from heygen_lib.dialogue_gan.lm_pipeline import build_reviewed_export
         from heygen_lib.nlg.finetune import base_model
         from heygen_lib.paths import shown_path
 
         profile = PROFILES[args.profile] if args.profile else active_profile()
+        distributed.init()
+        if not args.model:  # the offline stand-in is pretrained once, by rank 0, on first use
+            distributed.on_main(lambda: base_model(profile))
         base = args.model or base_model(profile)
-        print(f"profile {profile.name}; base model {shown_path(base)}; MLE {sizes.lm_mle_epochs} epochs, discriminator "
-              f"{sizes.d_fit_steps} steps, {sizes.lm_adversarial_steps} adversarial steps, {sizes.lm_candidates} "
-              f"candidates, {sizes.lm_keep} kept for review; seed {args.seed}", flush=True)
-        path = build_reviewed_export(sizes, base, seed=args.seed, progress=args.progress)
+        distributed.say(f"profile {profile.name}; base model {shown_path(base)}; MLE {sizes.lm_mle_epochs} epochs, "
+                        f"discriminator {sizes.d_fit_steps} steps, {sizes.lm_adversarial_steps} adversarial steps, "
+                        f"{sizes.lm_candidates} candidates, {sizes.lm_keep} kept for review; seed {args.seed}")
+        if distributed.launched():
+            distributed.say(f"{distributed.world_size()} processes: {sizes.contexts_per_step} contexts per adversarial "
+                            f"step in {shards} seeded shards, {sizes.contexts_per_step // distributed.world_size()} "
+                            "contexts each")
+        path = build_reviewed_export(sizes, base, seed=args.seed, progress=args.progress, sample_shards=shards)
     except (ValueError, OSError) as err:  # a wrong flag value, a missing model, an export with nothing accepted
         print(f"error: {str(err).strip().splitlines()[0]}", file=sys.stderr)
         return 2
-    print(f"reviewed pairs for notebook 05: {shown_path(path)}")
+    distributed.say(f"reviewed pairs for notebook 05: {shown_path(path)}")
     return 0
 
 

@@ -7,6 +7,10 @@
 4. `fit_judge`: the independent judge (MiniLM features, another seed, trained on the dev split);
 5. `compare_runs`: MLE vs adversarial vs control over training seeds, scored by the judge and the MLE model;
 6. `export_lm_candidates`, then `review_rule.rule_review` and `review.write_reviewed_pairs`.
+
+Under torchrun (`build_reviewed_export` from ``python -m heygen_lib.dialogue_gan``) step 1 is data-parallel through
+`Trainer`, step 3 through `lm_training`'s shards; step 2 repeats in every process (seeded, the same result in each:
+every process needs the discriminator), and steps 4 and 6 run on rank 0 while the others wait. Only rank 0 writes.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from heygen_lib import distributed
 from heygen_lib.augment.base import origin_key
 from heygen_lib.augment.filters import apply_filters
 from heygen_lib.data.dialogue import Turn
@@ -70,15 +75,19 @@ def mle_model(base: str | Path, train: Sequence[Pair], dev: Sequence[Pair], size
     config = finetune.FineTuneConfig(learning_rate=sizes.lm_learning_rate, epochs=sizes.lm_mle_epochs, seed=seed,
                                      max_length=recipe["max_length"], evals_per_epoch=2, early_stopping_patience=2)
     result = finetune.fine_tune(model, tokenizer, train, dev, config, folder / "run", progress=progress)
-    recipe_file.unlink(missing_ok=True)
-    finetune.save_model(model, tokenizer, folder)
-    recipe_file.write_text(json.dumps(recipe, indent=1), encoding="utf-8")
+
+    def save() -> None:
+        recipe_file.unlink(missing_ok=True)
+        finetune.save_model(model, tokenizer, folder)
+        recipe_file.write_text(json.dumps(recipe, indent=1), encoding="utf-8")
+
+    distributed.on_main(save)  # under torchrun every process fine-tuned (Trainer split the batches); rank 0 saves
     return folder, result
 
 
 def load_frozen(folder: str | Path):
     """(model, tokenizer) in eval mode with no gradients: the reference the KL and the features are measured with."""
-    model, tokenizer = finetune.load_model(folder)
+    model, tokenizer = finetune.load_model(folder, device=distributed.device())
     return model.eval().requires_grad_(False), tokenizer
 
 
@@ -150,7 +159,7 @@ def adversarial_run(mle_folder: str | Path, reference, tokenizer, discriminator:
                     ) -> AdversarialLMTrainer:
     """Train a fresh copy of the MLE model for `steps` steps against a copy of `discriminator` (resuming from
     `checkpoint` when it holds this config's run); returns the trainer (its `policy` and `history`)."""
-    policy, _ = finetune.load_model(mle_folder)
+    policy, _ = finetune.load_model(mle_folder, device=distributed.device())
     fixed = {k: v for k, v in discriminator.train_features.items() if k != "generated"}
     trainer = AdversarialLMTrainer(policy, reference, tokenizer, copy.deepcopy(discriminator.model), train, fixed,
                                    config, callback)
@@ -335,14 +344,14 @@ def real_perplexities(reference, tokenizer, pairs: Sequence[Pair], sizes: Dialog
 
 # --- the whole pipeline, headless ------------------------------------------------------------------------------------
 
-def build_reviewed_export(sizes: DialogueGanSizes, base: str | Path, seed: int = 0, progress: bool = False) -> Path:
-    """MLE fine-tuning, the discriminator, one adversarial run, the judge, the export and the rule review, at
-    `sizes`; writes and returns `review.reviewed_pairs_path()`."""
+def build_reviewed_export(sizes: DialogueGanSizes, base: str | Path, seed: int = 0, progress: bool = False,
+                          sample_shards: int = 1) -> Path:
+    """MLE fine-tuning, the discriminator, one adversarial run (its contexts in `sample_shards` seeded shards), the
+    judge, the export and the rule review, at `sizes`; writes and returns `review.reviewed_pairs_path()`. Under
+    torchrun: see the module docstring for what is split and what rank 0 does alone."""
     from heygen_lib.data import prepare_pairs
-    from heygen_lib.dialogue_gan.export import candidates_path
     from heygen_lib.dialogue_gan.feature_discriminator import MIN_HELD_OUT_BALANCED, require_learned
-    from heygen_lib.dialogue_gan.review import ReviewStore, write_reviewed_pairs
-    from heygen_lib.dialogue_gan.review_rule import ReviewRule, rule_review
+    from heygen_lib.dialogue_gan.review import reviewed_pairs_path
 
     prepared = prepare_pairs("support", seed=seed)
     folder, _ = mle_model(base, prepared.train, prepared.dev, sizes, seed, progress=progress)
@@ -359,12 +368,26 @@ def build_reviewed_export(sizes: DialogueGanSizes, base: str | Path, seed: int =
     require_learned(discriminator.held_out_accuracy, MIN_HELD_OUT_BALANCED)
     checkpoint = lm_dir() / f"adversarial-seed{seed}.pt"
     trainer = adversarial_run(folder, reference, tokenizer, discriminator, prepared.train,
-                              adversarial_config(sizes, seed), sizes.lm_adversarial_steps, checkpoint,
-                              progress=progress)
+                              adversarial_config(sizes, seed, sample_shards=sample_shards),
+                              sizes.lm_adversarial_steps, checkpoint, progress=progress)
+    distributed.on_main(lambda: _judge_export_review(trainer.policy, tokenizer, prepared, discriminator, features,
+                                                     reference, dev_generated, generated(prepared.test, seed + 2),
+                                                     sizes, base, checkpoint, seed))
+    return reviewed_pairs_path()
+
+
+def _judge_export_review(policy, tokenizer, prepared, discriminator: FittedDiscriminator, features, reference,
+                         dev_generated: Sequence[str], test_generated: Sequence[str], sizes: DialogueGanSizes,
+                         base: str | Path, checkpoint: Path, seed: int) -> Path:
+    """`build_reviewed_export`'s last steps: the independent judge, the export of candidates and the rule review."""
+    from heygen_lib.dialogue_gan.export import candidates_path
+    from heygen_lib.dialogue_gan.review import ReviewStore, write_reviewed_pairs
+    from heygen_lib.dialogue_gan.review_rule import ReviewRule, rule_review
+
     judge_feats = judge_features()
-    judge = fit_pair_discriminator(judge_feats, prepared.dev, dev_generated, prepared.test,
-                                   generated(prepared.test, seed + 2), sizes.d_fit_steps, seed + 100)
-    result = export_lm_candidates(trainer.policy, tokenizer, prepared.train, discriminator, features, judge,
+    judge = fit_pair_discriminator(judge_feats, prepared.dev, dev_generated, prepared.test, test_generated,
+                                   sizes.d_fit_steps, seed + 100)
+    result = export_lm_candidates(policy, tokenizer, prepared.train, discriminator, features, judge,
                                   judge_feats, reference, sizes, sizes.lm_candidates, sizes.lm_keep,
                                   model=f"dialogue GAN: {Path(str(base)).name} MLE + adversarial",
                                   checkpoint=checkpoint, seed=seed, path=candidates_path())

@@ -35,10 +35,12 @@ from pathlib import Path
 import torch
 from tqdm.auto import trange
 
+from heygen_lib import distributed
 from heygen_lib.adversarial_state import check_finite, guarded_update, restore_trainer_state, save_trainer
 from heygen_lib.dialogue_gan import lm_policy
 from heygen_lib.dialogue_gan.feature_discriminator import (FeatureDiscriminator, LMPairFeatures,
                                                            discriminator_loss)
+from heygen_lib.gan.data_parallel import mean_over_processes, parallel_calls, shard_seed
 
 Record = dict[str, float | int | str]
 BASELINES = ("context_mean", "moving_average")
@@ -64,6 +66,7 @@ class AdversarialLMConfig:
     max_prompt: int = 128  # prompt tokens (oldest context cut first)
     max_new_tokens: int = 40  # longest response in tokens
     seed: int = 0
+    sample_shards: int = 1  # seeded shards of each batch of contexts: runs on any process count dividing it agree
 
     def __post_init__(self) -> None:
         if self.baseline not in BASELINES:
@@ -72,6 +75,9 @@ class AdversarialLMConfig:
             raise ValueError("the context-mean baseline needs samples_per_context >= 2 (it leaves one out)")
         if min(self.kl_coef, self.reward_weight, self.teacher_forcing, self.d_steps) < 0:
             raise ValueError("kl_coef, reward_weight, teacher_forcing and d_steps must be >= 0")
+        if self.sample_shards < 1 or self.contexts_per_step % self.sample_shards:
+            raise ValueError(f"sample_shards {self.sample_shards} must divide contexts_per_step "
+                             f"{self.contexts_per_step} (each shard takes whole contexts with all their samples)")
 
 
 def leave_one_out_baseline(rewards: torch.Tensor, k: int) -> torch.Tensor:
@@ -101,13 +107,34 @@ def policy_gradient_loss(log_probs: torch.Tensor, mask: torch.Tensor, rewards: t
     return -(advantage * (log_probs * mask).sum(dim=1)).mean()
 
 
+@dataclass
+class _Shard:
+    """One shard's contexts, its K samples per context and what the frozen models said of them (no gradients)."""
+
+    index: int  # which shard of the global batch: it seeds the samples and the discriminator's dropout
+    pairs: list  # its contexts' pairs
+    prompts: lm_policy.Prompts  # [C, P]: one row per context
+    repeated: lm_policy.Prompts  # [C * K, P]: each context K times in a row
+    samples: lm_policy.Responses  # [C * K, T]
+    ref_log_probs: torch.Tensor  # [C * K, T] under the reference
+    fake: torch.Tensor  # [C * K, F] the samples' discriminator features
+    rewards: torch.Tensor  # [C * K] D's P(real) per sample
+
+
 class AdversarialLMTrainer:
     """Trains `policy` (a causal LM, starting as a copy of the MLE model `reference`) against a discriminator on
     `reference`'s features. `real_features` (kind -> feature rows of the training pairs: "real" and the fixed
     negatives "mismatched", "reversed") feed the discriminator's updates beside the fresh generated samples.
 
     Each `step` returns a record and sends it to `callback`; `save` / `load` resume bit for bit (sampling seeds are
-    derived from the config seed and the step number)."""
+    derived from the config seed and the step number).
+
+    Under torchrun (`heygen_lib.distributed`) every process runs the same trainer: policy and discriminator train
+    through `DistributedDataParallel` (`gan.data_parallel.parallel_calls`), every process draws the same global batch
+    of contexts (one shared seeded generator) and works on its own `sample_shards` / N shards of it; a context's K
+    samples, their rewards and their leave-one-out baseline stay inside the shard that drew them. Losses are means
+    over the global batch (DDP averages the processes' gradients), records are averaged over processes, and only
+    rank 0 writes the checkpoint, which holds no trace of the process count."""
 
     def __init__(self, policy, reference, tokenizer, discriminator: FeatureDiscriminator, train_pairs: Sequence,
                  real_features: Mapping[str, torch.Tensor], config: AdversarialLMConfig = AdversarialLMConfig(),
@@ -115,9 +142,14 @@ class AdversarialLMTrainer:
         self.policy, self.reference, self.tokenizer = policy, reference, tokenizer
         self.discriminator, self.train_pairs, self.config, self.callback = discriminator, list(train_pairs), config, callback
         self.real_features = dict(real_features)
+        self.processes, self.rank = distributed.world_size(), distributed.rank()
+        if config.sample_shards % self.processes:
+            raise ValueError(f"sample_shards {config.sample_shards} must be a multiple of the {self.processes} "
+                             "processes (each takes the same number of shards)")
         self.reference.eval().requires_grad_(False)
         self.features = LMPairFeatures(reference, tokenizer, config.max_prompt, config.max_new_tokens)
         self.device = next(policy.parameters()).device
+        self.policy_call, self.discriminator_call = parallel_calls(policy), parallel_calls(discriminator)
         self.optimizers = {
             "policy": torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=config.lr,
                                         weight_decay=0.0),
@@ -128,51 +160,91 @@ class AdversarialLMTrainer:
         self.moving_baseline: float | None = None
         self.history: list[Record] = []
 
-    def _baseline(self, rewards: torch.Tensor) -> torch.Tensor:
+    def _seed(self, shard: int) -> int:
+        """The seed of `shard`'s samples (and of its discriminator dropout) at this step. One shard keeps the seed
+        single-process runs have always used, so notebook 04's numbers do not move; several mix (seed, step, shard)."""
+        if self.config.sample_shards == 1:
+            return self.config.seed * 1_000_003 + self.steps
+        return shard_seed(self.config.seed, self.steps, shard)
+
+    def _my_shards(self) -> range:
+        per_process = self.config.sample_shards // self.processes
+        return range(self.rank * per_process, (self.rank + 1) * per_process)
+
+    def _baseline(self, rewards: torch.Tensor, mean_reward: float) -> torch.Tensor:
         if self.config.baseline == "context_mean":
             return leave_one_out_baseline(rewards, self.config.samples_per_context)
-        value = self.moving_baseline if self.moving_baseline is not None else rewards.mean().item()
+        value = self.moving_baseline if self.moving_baseline is not None else mean_reward
         return torch.full_like(rewards, value)
+
+    @torch.no_grad()
+    def _draw(self, index: int, pairs: list) -> _Shard:
+        """Shard `index`: K seeded samples per context, the reference's log-probabilities, features and rewards."""
+        cfg = self.config
+        prompts = lm_policy.encode_prompts(self.tokenizer, [p.context for p in pairs], cfg.max_prompt)
+        repeated = prompts.repeat(cfg.samples_per_context)
+        samples = lm_policy.sample(self.policy, self.tokenizer, repeated, cfg.max_new_tokens, 1.0,
+                                   seed=self._seed(index))
+        ref_out = lm_policy.forward(self.reference, repeated, samples, hidden=True)
+        ref_log_probs = lm_policy.token_log_probs(ref_out.logits, repeated, samples)
+        contexts = [p.context for p in pairs for _ in range(cfg.samples_per_context)]  # as `repeat` orders them
+        fake = self.features.from_output(ref_out, repeated, samples, contexts)
+        return _Shard(index, pairs, prompts, repeated, samples, ref_log_probs, fake,
+                      self.discriminator.probability(fake))
 
     def step(self) -> Record:
         """One policy update (and `d_steps` discriminator updates): see the module docstring."""
         cfg = self.config
         rows = torch.randint(len(self.train_pairs), (cfg.contexts_per_step,), generator=self.data_rng)
-        pairs = [self.train_pairs[i] for i in rows.tolist()]
-        prompts = lm_policy.encode_prompts(self.tokenizer, [p.context for p in pairs], cfg.max_prompt)
-        repeated = prompts.repeat(cfg.samples_per_context)
-        samples = lm_policy.sample(self.policy, self.tokenizer, repeated, cfg.max_new_tokens, 1.0,
-                                   seed=cfg.seed * 1_000_003 + self.steps)
-        self.policy.eval()  # the policy that sampled: no dropout in its log-probabilities
-        log_probs = lm_policy.token_log_probs(lm_policy.forward(self.policy, repeated, samples).logits, repeated,
-                                              samples)
-        with torch.no_grad():
-            ref_out = lm_policy.forward(self.reference, repeated, samples, hidden=True)
-            ref_log_probs = lm_policy.token_log_probs(ref_out.logits, repeated, samples)
-            contexts = [p.context for p in pairs for _ in range(cfg.samples_per_context)]  # as `repeat` orders them
-            fake = self.features.from_output(ref_out, repeated, samples, contexts)
-        rewards = self.discriminator.probability(fake).to(log_probs.device)
-        baseline = self._baseline(rewards)
-        mask = samples.mask.to(log_probs.device)
-        kl = sequence_kl(log_probs, ref_log_probs, mask)
-        pg_loss = policy_gradient_loss(log_probs, mask, rewards, baseline, kl, cfg.kl_coef)
-        loss = cfg.reward_weight * pg_loss
-        values: dict[str, float] = {}
-        if cfg.teacher_forcing > 0:
-            real = lm_policy.encode_responses(self.tokenizer, [p.response.text for p in pairs], cfg.max_new_tokens)
-            real_logp = lm_policy.token_log_probs(lm_policy.forward(self.policy, prompts, real).logits, prompts, real)
-            teacher_nll = -real_logp.sum() / real.mask.sum()
-            loss = loss + cfg.teacher_forcing * teacher_nll
-            values["teacher_nll"] = teacher_nll.item()
+        pairs = [self.train_pairs[i] for i in rows.tolist()]  # the global batch: the same in every process
+        size = cfg.contexts_per_step // cfg.sample_shards
+        shards = [self._draw(s, pairs[s * size : (s + 1) * size]) for s in self._my_shards()]
+        mean_reward = mean_over_processes(torch.cat([s.rewards for s in shards]).mean()).item()
+        baselines = [self._baseline(s.rewards, mean_reward).to(self.device) for s in shards]
+        real_tokens = 0
+        if cfg.teacher_forcing > 0:  # the teacher NLL is per token of the whole global batch: count them all
+            real_tokens = int(lm_policy.encode_responses(self.tokenizer, [p.response.text for p in pairs],
+                                                         cfg.max_new_tokens).mask.sum())
+
+        def losses(policy) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+            """This process's loss, scaled so that DDP's average over processes is the global batch's loss."""
+            self.policy.eval()  # the policy that sampled: no dropout in its log-probabilities
+            pg, kls, teacher = [], [], torch.zeros((), device=self.device)
+            for shard, baseline in zip(shards, baselines):
+                log_probs = lm_policy.token_log_probs(lm_policy.forward(policy, shard.repeated, shard.samples).logits,
+                                                      shard.repeated, shard.samples)
+                mask = shard.samples.mask.to(log_probs.device)
+                kl = sequence_kl(log_probs, shard.ref_log_probs.to(log_probs.device), mask)
+                pg.append(policy_gradient_loss(log_probs, mask, shard.rewards.to(log_probs.device), baseline, kl,
+                                               cfg.kl_coef))
+                kls.append(kl)
+                if cfg.teacher_forcing > 0:
+                    real = lm_policy.encode_responses(self.tokenizer, [p.response.text for p in shard.pairs],
+                                                      cfg.max_new_tokens)
+                    real_logp = lm_policy.token_log_probs(lm_policy.forward(policy, shard.prompts, real).logits,
+                                                          shard.prompts, real)
+                    teacher = teacher - real_logp.sum() / real_tokens * self.processes
+            pg_loss = torch.stack(pg).mean()  # shards are equal: the mean of their means is the mean over samples
+            loss = cfg.reward_weight * pg_loss + cfg.teacher_forcing * teacher
+            return loss, {"policy_loss": pg_loss.detach(), "kl": torch.cat(kls).mean(), "teacher_nll": teacher.detach()}
+
+        loss, parts = self.policy_call(losses)
         where = f"adversarial step {self.steps + 1}"
+        check_finite("policy", where, loss=mean_over_processes(loss).item())  # every process stops, or none
         guarded_update(self.optimizers["policy"], loss, self.policy.parameters(), cfg.clip, "policy", where)
-        self.moving_baseline = rewards.mean().item() if self.moving_baseline is None else (
-            cfg.baseline_decay * self.moving_baseline + (1 - cfg.baseline_decay) * rewards.mean().item())
+        self.moving_baseline = mean_reward if self.moving_baseline is None else (
+            cfg.baseline_decay * self.moving_baseline + (1 - cfg.baseline_decay) * mean_reward)
         d_values = {}
         for _ in range(cfg.d_steps):
-            d_values = self.discriminator_step(fake)
-        values |= {"reward": rewards.mean().item(), "baseline": baseline.mean().item(), "kl": kl.mean().item(),
-                   "policy_loss": pg_loss.item(), "length": samples.lengths.float().mean().item(), **d_values}
+            d_values = self.discriminator_step([s.fake for s in shards])
+        values: dict[str, float] = {}
+        if cfg.teacher_forcing > 0:
+            values["teacher_nll"] = mean_over_processes(parts["teacher_nll"]).item()
+        lengths = torch.cat([s.samples.lengths for s in shards]).float().mean()
+        values |= {"reward": mean_reward, "baseline": mean_over_processes(torch.cat(baselines).mean()).item(),
+                   "kl": mean_over_processes(parts["kl"]).item(),
+                   "policy_loss": mean_over_processes(parts["policy_loss"]).item(),
+                   "length": mean_over_processes(lengths).item(), **d_values}
         check_finite("adversarial", where, **values)
         self.steps += 1
         record: Record = {"phase": "adversarial", "step": self.steps, **values}
@@ -181,24 +253,37 @@ class AdversarialLMTrainer:
             self.callback(record)
         return record
 
-    def discriminator_step(self, generated: torch.Tensor) -> dict[str, float]:
-        """One update of the discriminator: as many real training pairs as `generated` feature rows, against those
-        rows and equal draws of the fixed mismatched and reversed negatives. Returns its loss and accuracies."""
-        n = len(generated)
-        draw = {kind: f[torch.randint(len(f), (n,), generator=self.data_rng)]
+    def discriminator_step(self, generated: Sequence[torch.Tensor]) -> dict[str, float]:
+        """One update of the discriminator. `generated`: the feature rows of this process's shards, one tensor
+        each. Each shard's generated rows meet as many real training pairs and half as many fixed mismatched and
+        reversed negatives, cut from draws for the whole global batch (the same in every process); the loss is the
+        mean of the shards' balanced losses. Returns its loss and accuracies (over every process's rows)."""
+        n = len(generated[0])
+        draw = {kind: f[torch.randint(len(f), (n * self.config.sample_shards,), generator=self.data_rng)]
                 for kind, f in self.real_features.items() if len(f)}
-        negatives = [generated] + [draw[k] for k in ("mismatched", "reversed") if k in draw]
-        negatives = [negatives[0]] + [x[: max(1, n // 2)] for x in negatives[1:]]
+        where = f"adversarial step {self.steps + 1}"
+
+        def losses(discriminator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+            total, real_right, generated_right = [], [], []
+            for shard, fake in zip(self._my_shards(), generated):
+                cut = {kind: rows[shard * n : (shard + 1) * n] for kind, rows in draw.items()}
+                negatives = [fake] + [cut[k][: max(1, n // 2)] for k in ("mismatched", "reversed") if k in cut]
+                torch.manual_seed(self._seed(shard))  # its dropout draws from a seed of this step and shard
+                logits_real, logits_fake = discriminator(cut["real"]), discriminator(torch.cat(negatives))
+                total.append(discriminator_loss(logits_real, logits_fake))
+                real_right.append((logits_real > 0).float().mean())
+                generated_right.append((logits_fake[:n] < 0).float().mean())
+            return torch.stack(total).mean(), torch.stack(real_right).mean(), torch.stack(generated_right).mean()
+
         self.discriminator.train()
-        with torch.random.fork_rng(devices=[]):  # its dropout draws from a seed of this step: resumable
-            torch.manual_seed(self.config.seed * 1_000_003 + self.steps)
-            logits_real, logits_fake = self.discriminator(draw["real"]), self.discriminator(torch.cat(negatives))
-            loss = discriminator_loss(logits_real, logits_fake)
+        with torch.random.fork_rng(devices=[]):  # seeded dropout, the caller's random state untouched: resumable
+            loss, acc_real, acc_generated = self.discriminator_call(losses)
+            check_finite("discriminator", where, loss=mean_over_processes(loss).item())
             guarded_update(self.optimizers["discriminator"], loss, self.discriminator.parameters(), 5.0,
-                           "discriminator", f"adversarial step {self.steps + 1}")
+                           "discriminator", where)
         self.discriminator.eval()
-        return {"d_loss": loss.item(), "d_acc_real": (logits_real > 0).float().mean().item(),
-                "d_acc_generated": (logits_fake[:n] < 0).float().mean().item()}
+        return {"d_loss": mean_over_processes(loss).item(), "d_acc_real": mean_over_processes(acc_real).item(),
+                "d_acc_generated": mean_over_processes(acc_generated).item()}
 
     # --- checkpoints (shared layout: heygen_lib.adversarial_state) ----------------------------------------------
 
@@ -208,9 +293,11 @@ class AdversarialLMTrainer:
 
     def save(self, path: str | Path) -> Path:
         """Policy and discriminator weights, optimiser states, step, baseline, history and random states, in one
-        file of tensors and plain values (atomic write; loads with ``weights_only=True``)."""
-        return save_trainer(path, self.config, *self._parts(), steps=self.steps,
-                            moving_baseline=self.moving_baseline, history=self.history)
+        file of tensors and plain values (atomic write; loads with ``weights_only=True``). Rank 0 writes; every
+        process returns once it is written."""
+        return distributed.on_main(lambda: save_trainer(path, self.config, *self._parts(), steps=self.steps,
+                                                        moving_baseline=self.moving_baseline,
+                                                        history=self.history)) or Path(path)
 
     def load(self, path: str | Path) -> AdversarialLMTrainer:
         """Resume from `save`'s file (same models and config); the reference model is not in it: it never changes."""
@@ -224,7 +311,8 @@ def train_adversarial_lm(trainer: AdversarialLMTrainer, steps: int, checkpoint: 
     """`steps` more adversarial steps with a progress bar (closed at the end), saving a checkpoint every
     `save_every` steps and at the end when `checkpoint` names a file: an interrupted run resumes from it."""
     records = []
-    for i in trange(steps, desc="adversarial steps", leave=False, disable=not progress):
+    quiet = not progress or not distributed.is_main()  # one bar, not one per process
+    for i in trange(steps, desc="adversarial steps", leave=False, disable=quiet):
         records.append(trainer.step())
         if checkpoint is not None and ((i + 1) % save_every == 0 or i + 1 == steps):
             trainer.save(checkpoint)

@@ -50,14 +50,16 @@ def parallel_calls(module: nn.Module, find_unused_parameters: bool = False) -> C
                                    find_unused_parameters=find_unused_parameters)
 
 
+def shard_seed(seed: int, draw: int, shard: int) -> int:
+    """The seed of shard `shard` of draw number `draw`, mixed from (seed, draw, shard) through numpy's SeedSequence
+    (well-mixed: neighbouring draws and shards get unrelated streams); fits ``torch.manual_seed``. For code that
+    seeds a whole call (``generate``) rather than passing a `torch.Generator`."""
+    return int(np.random.SeedSequence([seed, draw, shard]).generate_state(1, np.uint64)[0]) >> 1
+
+
 def shard_generators(seed: int, draw: int, shards: range, device: torch.device) -> list[torch.Generator]:
-    """One random generator per shard in `shards` for draw number `draw`, seeded from (seed, draw, shard) through
-    numpy's SeedSequence (well-mixed: neighbouring draws and shards get unrelated streams)."""
-    generators = []
-    for shard in shards:
-        state = np.random.SeedSequence([seed, draw, shard]).generate_state(1, np.uint64)[0]
-        generators.append(torch.Generator(device=device).manual_seed(int(state) >> 1))
-    return generators
+    """One random generator per shard in `shards` for draw number `draw`, seeded with `shard_seed`."""
+    return [torch.Generator(device=device).manual_seed(shard_seed(seed, draw, shard)) for shard in shards]
 
 
 def mean_over_processes(value: torch.Tensor) -> torch.Tensor:
