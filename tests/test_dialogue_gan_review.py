@@ -144,16 +144,18 @@ def test_hand_edited_decisions_of_the_wrong_shape_are_skipped_with_line_and_fiel
     store.record("k1", "edit", "Sorry, the order number?")
     base = {"decision": "accept", "text": None, "reviewer": "me", "time": "2025-01-01T00:00:00+00:00"}
     bad = [{**base, "key": ["k2"]}, {**base, "key": "k3", "decision": "edit"},
-           {**base, "key": "k4", "decision": "edit", "text": 5}, {**base, "key": "k5", "text": "why"}]
+           {**base, "key": "k4", "decision": "edit", "text": 5}, {**base, "key": "k5", "text": "why"},
+           {**base, "key": ""}]
     with path.open("a") as f:
         f.writelines(json.dumps(record) + "\n" for record in bad)
     with pytest.warns(UserWarning) as caught:
         decided = store.decisions()
     assert list(decided) == ["k1"]
-    assert [s.line for s in store.skipped] == [2, 3, 4, 5]
+    assert [s.line for s in store.skipped] == [2, 3, 4, 5, 6]
     message = str(caught[0].message)
     assert "line 2: skipped, field 'key': expected a string, got list" in message
     assert "line 3: skipped, field 'text': an edit needs the corrected response as a non-empty string" in message
     assert "line 4: skipped, field 'text'" in message and "line 5: skipped, field 'text': only an edit" in message
+    assert "line 6: skipped, field 'key': empty" in message  # as `record` refuses to write it
     with pytest.raises(TypeError, match="key must be a non-empty string"):
         store.record(["k"], "accept")

@@ -135,6 +135,8 @@ def _decision_problem(record: dict) -> str:
     for name in ("key", "decision", "reviewer", "time"):
         if not isinstance(record[name], str):
             return f"field {name!r}: expected a string, got {type(record[name]).__name__}"
+    if not record["key"]:
+        return "field 'key': empty (a decision names the pair it is about)"
     if record["decision"] not in DECISIONS:
         return f"unknown decision {record['decision']!r}"
     text = record["text"]
