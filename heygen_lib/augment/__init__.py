@@ -29,11 +29,13 @@ def ensure_augmented_pairs(profile: Profile | None = None, target: Target = "con
     if path.is_file():
         return path
     from heygen_lib.augment.selection import make_pool
+    from heygen_lib.nlg.finetune import quiet_file_progress
     from heygen_lib.paths import shown_path
     from heygen_lib.profile import active_profile
 
     start = time.perf_counter()
-    pairs, selection = make_pool(profile or active_profile(), target, rates=(0.1, 0.2))
+    with quiet_file_progress():  # the encoder's "Loading weights" bar would be a stray bar in the notebook
+        pairs, selection = make_pool(profile or active_profile(), target, rates=(0.1, 0.2))
     chosen = ", ".join(name if rate is None else f"{name} {rate}" for name, rate in selection) or "nothing"
     print(f"{shown_path(path)} was missing (notebook 02 writes it): built the rule-selected {target} pool now, "
           f"{len(pairs)} pairs from {chosen} in {time.perf_counter() - start:.0f} s")

@@ -19,7 +19,7 @@ def ensure_reviewed_pairs(profile=None) -> Path:
     smoke profile's sizes, saying so in one line."""
     from heygen_lib.dialogue_gan.lm_pipeline import build_reviewed_export
     from heygen_lib.dialogue_gan.review import reviewed_pairs_path
-    from heygen_lib.nlg.finetune import base_model
+    from heygen_lib.nlg.finetune import base_model, quiet_file_progress
     from heygen_lib.profile import PROFILES, active_profile
 
     path = reviewed_pairs_path()
@@ -27,4 +27,5 @@ def ensure_reviewed_pairs(profile=None) -> Path:
         return path
     profile = profile or active_profile()
     print("no reviewed GAN pairs yet (notebook 04 makes them): building a quick set at smoke size, a few minutes")
-    return build_reviewed_export(PROFILES["smoke"].dialogue_gan, base_model(profile))
+    with quiet_file_progress():  # the judge's encoder would show transformers' "Loading weights" bar
+        return build_reviewed_export(PROFILES["smoke"].dialogue_gan, base_model(profile))
