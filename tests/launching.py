@@ -15,3 +15,17 @@ def torchrun(worker: str, args: list[str], artifacts: Path, processes: int = 2) 
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes),
                worker, *args]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+
+
+def announce_writes(module) -> None:
+    """In a worker: make `module.save_trainer` print which process wrote each checkpoint, so a test can check that
+    only rank 0 writes."""
+    from heygen_lib import distributed
+
+    save = module.save_trainer
+
+    def announced(path, *args, **kwargs):
+        print(f"checkpoint written by rank {distributed.rank()}: {Path(path).name}", flush=True)
+        return save(path, *args, **kwargs)
+
+    module.save_trainer = announced

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from launching import torchrun
+from launching import announce_writes, torchrun
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from heygen_lib import distributed
@@ -120,19 +120,8 @@ def test_a_shard_count_the_processes_do_not_split_is_refused(chat_model_folder, 
         AdversarialLMConfig(contexts_per_step=4, sample_shards=3)
 
 
-def _announce_writes() -> None:
-    """Make every checkpoint write print which process wrote it."""
-    save = lm_training.save_trainer
-
-    def announced(path, *args, **kwargs):
-        print(f"checkpoint written by rank {distributed.rank()}: {Path(path).name}", flush=True)
-        return save(path, *args, **kwargs)
-
-    lm_training.save_trainer = announced
-
-
 if __name__ == "__main__":
     distributed.init("gloo")
-    _announce_writes()
+    announce_writes(lm_training)
     folder, steps, checkpoint = sys.argv[1:]
     run(folder, int(steps), Path(checkpoint), resume=Path(checkpoint).is_file())

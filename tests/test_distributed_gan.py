@@ -21,9 +21,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from launching import torchrun
+from launching import announce_writes, torchrun
 
-from heygen_lib import distributed
 from heygen_lib.gan import training
 from heygen_lib.gan.__main__ import main
 from heygen_lib.gan.generators import LSTMGenerator, LSTMGeneratorConfig
@@ -134,17 +133,6 @@ def untrained_generator() -> dict[str, torch.Tensor]:
                                              start_token=SMOKE.start_token)).state_dict()
 
 
-def _announce_writes() -> None:
-    """Make every checkpoint write print which process wrote it."""
-    save = training.save_trainer
-
-    def announced(path, *args, **kwargs):
-        print(f"checkpoint written by rank {distributed.rank()}: {Path(path).name}", flush=True)
-        return save(path, *args, **kwargs)
-
-    training.save_trainer = announced
-
-
 if __name__ == "__main__":
-    _announce_writes()
+    announce_writes(training)
     sys.exit(main(sys.argv[1:]))
