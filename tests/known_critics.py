@@ -14,3 +14,12 @@ class LinearCritic(nn.Module):
 
     def forward(self, x):
         return (x * self.w).flatten(1).sum(dim=1)
+
+
+class OneDtypeCritic(LinearCritic):
+    """A linear critic that accepts only its weight's dtype, as a half- or double-precision network works in its own:
+    a one-hot or weight of another precision mixed in on the way would promote the input and fail here."""
+
+    def forward(self, x):
+        assert x.dtype == self.w.dtype, f"the critic got {x.dtype}, works in {self.w.dtype}"
+        return super().forward(x)

@@ -21,7 +21,7 @@ from heygen_lib.gan.losses import (
     wasserstein_g_loss,
 )
 
-from known_critics import LinearCritic
+from known_critics import LinearCritic, OneDtypeCritic
 
 LN2 = math.log(2.0)
 
@@ -257,18 +257,10 @@ def test_make_optimizer_rejects_unknown_names():
         make_optimizer([nn.Parameter(torch.zeros(1))], "sgd")
 
 
-class BFloat16Critic(LinearCritic):
-    """A linear critic in bfloat16 only: mixing in a float32 one-hot or weight would promote its input."""
-
-    def forward(self, x):
-        assert x.dtype == torch.bfloat16, f"the critic got {x.dtype}"
-        return super().forward(x)
-
-
 @pytest.mark.parametrize("one_hot_side", ["real", "fake"])
 def test_the_penalty_interpolates_in_the_precision_of_the_one_hot_input_below_float32(one_hot_side):
     # float64 (test_mutations_killed) would hide a float32 one-hot or weight: promotion lifts it back to float64
-    critic = BFloat16Critic(torch.full((3, 5), 0.5, dtype=torch.bfloat16))
+    critic = OneDtypeCritic(torch.full((3, 5), 0.5, dtype=torch.bfloat16))
     ids = torch.randint(0, 5, (4, 3))
     one_hots = F.one_hot(torch.randint(0, 5, (4, 3)), 5).bfloat16()
     real, fake = (one_hots, ids) if one_hot_side == "real" else (ids, one_hots)

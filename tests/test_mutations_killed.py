@@ -28,7 +28,7 @@ from heygen_lib.jsonl_log import JsonlLog, utc_timestamp
 from heygen_lib.nlg.dialogue_format import DialogueFormat
 from heygen_lib.nlg.rows import IGNORE, PadCollator, RowReport, encode_pairs
 
-from known_critics import LinearCritic
+from known_critics import LinearCritic, OneDtypeCritic
 
 # --- WGAN-GP: the gradient penalty must reach the critic's loss ("wgan_gp" misspelt in the trainer) ---
 
@@ -155,18 +155,10 @@ def test_the_gradient_penalty_weight_defaults_to_wgan_gps_ten():
     assert penalty.item() == pytest.approx(10.0 * (3**0.5 - 1) ** 2, rel=1e-6)
 
 
-class Float64Critic(LinearCritic):
-    """A linear critic that works in float64 only, as a half- or double-precision network does in its own dtype."""
-
-    def forward(self, x):
-        assert x.dtype == torch.float64, f"the critic got {x.dtype}"
-        return x.flatten(1) @ self.w.flatten()
-
-
 @pytest.mark.parametrize("one_hot_side", ["real", "fake"])
 def test_the_penalty_takes_the_vocabulary_and_precision_from_whichever_input_is_one_hot(one_hot_side):
     # T = 3 positions, V = 5 tokens (T != V, so the wrong axis cannot pass)
-    critic = Float64Critic(torch.full((3, 5), 0.5, dtype=torch.float64))
+    critic = OneDtypeCritic(torch.full((3, 5), 0.5, dtype=torch.float64))
     ids = torch.randint(0, 5, (4, 3))
     one_hots = F.one_hot(torch.randint(0, 5, (4, 3)), 5).double()
     real, fake = (one_hots, ids) if one_hot_side == "real" else (ids, one_hots)
