@@ -92,7 +92,7 @@ class PretrainSizes:
     """Sizes for pretraining the small GPT-2 stand-in (`heygen_lib.nlg.pretrain`) that the smoke profile
     fine-tunes. Its shape is `PretrainConfig`'s; only the budget differs between profiles."""
 
-    steps: int = 200  # optimizer steps of 8 blocks x 256 tokens
+    steps: int = 600  # optimizer steps of 8 blocks x 256 tokens (`PretrainConfig.max_steps` says why 600)
     conversations: int | None = None  # Chit-Chat conversations read; None: all ~7,000
 
 
