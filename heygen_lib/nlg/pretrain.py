@@ -59,7 +59,7 @@ class PretrainConfig:
     batch_size: int = 8  # blocks per optimizer step: 8 x 256 = 2,048 tokens
     # optimizer steps (1.2M tokens at the defaults, ~2.5 minutes on 2 CPU cores). Measured over all 88 support test
     # contexts after the smoke fine-tuning, 3 seeds: 200 steps gave test perplexity 141 and median greedy replies of
-    # 5 words (52% repeats); 600 steps give 119-121 and 13-17 words (19-32% repeats).
+    # 5 words (52% repeats); 600 steps give 119-121 and 12-17 words (15-35% repeats).
     max_steps: int = 600
     learning_rate: float = 2e-3  # a small model from scratch takes a high rate; distilgpt2-sized ones ~6e-4
     warmup_ratio: float = 0.05  # share of the steps spent raising the rate from 0
