@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import html
 import importlib.util
 import os
 import sys
@@ -20,10 +21,13 @@ from datetime import datetime
 from pathlib import Path
 
 from heygen_lib.lessons import RUN_DIR_ENV
+from heygen_lib.notebook_output import WIDGET_MIME
 from heygen_lib.paths import PROJECT_ROOT, runs_dir
 from heygen_lib.profile import ENV_VAR, PROFILES, ProfileError, active_profile
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
+WIDGET_STATE_MIME = "application/vnd.jupyter.widget-state+json"  # where nbclient saves the widgets' final state
+TQDM_LAYOUT = ["HTMLModel", "FloatProgressModel", "HTMLModel"]  # tqdm.notebook's bar: prefix, bar, postfix
 
 
 def notebooks_in_order(folder: Path = NOTEBOOK_DIR, prefixes: list[str] | None = None) -> list[Path]:
@@ -46,6 +50,36 @@ def save_figures(notebook, folder: Path, stem: str) -> list[Path]:
     return saved
 
 
+def progress_bar_text(state: dict, model_id: str, width: int = 10) -> str | None:
+    """The text a tqdm widget bar shows at the end of the run, from the saved widget `state` (None for any other
+    widget): "runs: 100%|██████████| 4/4 [00:12<00:00, 3.0s/it]"."""
+    model = state.get(model_id, {})
+    children = [state.get(child.removeprefix("IPY_MODEL_"), {})
+                for child in model.get("state", {}).get("children", [])]
+    if model.get("model_name") != "HBoxModel" or [c.get("model_name") for c in children] != TQDM_LAYOUT:
+        return None
+    prefix, bar, postfix = (child["state"] for child in children)
+    filled = int(width * bar["value"] / bar["max"]) if bar.get("max") else 0  # whole cells, as tqdm fills them
+    text = f"{prefix['value']}|{'█' * filled}{' ' * (width - filled)}|{postfix['value']}"
+    return html.unescape(text).replace("\u2007", " ")
+
+
+def refresh_progress_bars(notebook) -> int:
+    """Give every tqdm widget output the text of its final state. An executed copy keeps, as a widget's text/plain
+    stand-in, the text it had when first displayed, so wherever widgets do not render (GitHub, nbviewer, a text
+    reader) each bar would read 0%. Returns how many outputs were rewritten."""
+    state = notebook.metadata.get("widgets", {}).get(WIDGET_STATE_MIME, {}).get("state", {})
+    rewritten = 0
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            view = output.get("data", {}).get(WIDGET_MIME)
+            text = progress_bar_text(state, view["model_id"]) if view else None
+            if text is not None:
+                output["data"]["text/plain"] = text
+                rewritten += 1
+    return rewritten
+
+
 def execute(path: Path, out_dir: Path) -> tuple[bool, float]:
     """Run one notebook in a fresh kernel; write the executed copy (even when a cell fails) and its figures."""
     import nbformat
@@ -62,6 +96,7 @@ def execute(path: Path, out_dir: Path) -> tuple[bool, float]:
         ok = False
         print(str(err)[-2000:], file=sys.stderr)
     finally:
+        refresh_progress_bars(notebook)
         nbformat.write(notebook, out_dir / path.name)
         save_figures(notebook, out_dir / "figures", path.stem)
     return ok, time.perf_counter() - start
