@@ -40,9 +40,10 @@ def test_a_finished_bar_reads_as_finished_and_other_widgets_keep_their_text():
 
 def test_a_bar_stopped_part_way_shows_where_it_stopped():
     notebook = executed_notebook()
-    notebook.metadata["widgets"][WIDGET_STATE_MIME]["state"]["progress"]["state"]["value"] = 1.0
+    state = notebook.metadata["widgets"][WIDGET_STATE_MIME]["state"]
+    state["pre"]["state"]["value"], state["progress"]["state"]["value"] = "runs:\u200725%", 1.0
     refresh_progress_bars(notebook)
-    assert notebook.cells[0].outputs[0]["data"]["text/plain"].startswith("runs: 100%|██        |")
+    assert notebook.cells[0].outputs[0]["data"]["text/plain"].startswith("runs: 25%|██        |")
 
 
 def test_a_notebook_without_saved_widget_state_is_left_as_it_is():
