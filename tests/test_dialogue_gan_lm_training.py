@@ -177,3 +177,13 @@ def test_the_control_run_never_updates_the_discriminator(lm_trainer_parts):
     record = trainer.step()
     assert "d_loss" not in record and record["teacher_nll"] > 0
     assert all(torch.equal(before[k], v) for k, v in trainer.discriminator.state_dict().items())
+
+
+def test_sampling_from_the_top_1_token_is_greedy_and_no_cut_samples_beyond_it(lm_trainer_parts):
+    _, tokenizer, reference, pairs, _, _ = lm_trainer_parts
+    prompts = lm_policy.encode_prompts(tokenizer, [p.context for p in pairs], max_tokens=24)
+    greedy = lm_policy.sample(reference, tokenizer, prompts, 8, temperature=0)
+    top_1 = lm_policy.sample(reference, tokenizer, prompts, 8, temperature=1.0, seed=3, top_k=1)
+    whole = lm_policy.sample(reference, tokenizer, prompts, 8, temperature=1.0, seed=3)
+    assert torch.equal(top_1.ids, greedy.ids)
+    assert not torch.equal(whole.ids, greedy.ids)

@@ -13,7 +13,7 @@
 
 The kept pairs are written with `heygen_lib.data.save_pairs`; each carries ``meta["candidate_key"]`` (the stable key
 its review decisions are filed under) and ``meta["provenance"]``: generator, its config, checkpoint file and
-SHA-256, seed, temperature, the pair whose context it answers, and its scores.
+SHA-256, seed, temperature (and top-k, for a language model), the pair whose context it answers, and its scores.
 """
 
 from __future__ import annotations

@@ -92,13 +92,14 @@ def load_frozen(folder: str | Path):
 
 
 def generate_texts(model, tokenizer, contexts: Sequence[Sequence[Turn]], max_prompt: int, max_new_tokens: int,
-                   temperature: float = 1.0, seed: int = 0, batch_size: int = 32) -> list[str]:
-    """One response per context (seeded), as text; batches get seeds seed, seed + 1, ..."""
+                   temperature: float = 1.0, seed: int = 0, batch_size: int = 32, top_k: int = 0) -> list[str]:
+    """One response per context (seeded), as text; batches get seeds seed, seed + 1, ... (`lm_policy.sample` says
+    what `top_k` does)."""
     out = []
     for k, start in enumerate(range(0, len(contexts), batch_size)):
         prompts = lm_policy.encode_prompts(tokenizer, contexts[start : start + batch_size], max_prompt)
         out += lm_policy.decode(tokenizer, lm_policy.sample(model, tokenizer, prompts, max_new_tokens, temperature,
-                                                            seed + k))
+                                                            seed + k, top_k))
     return out
 
 
@@ -281,13 +282,21 @@ def reading(comparison: SeedComparison, candidate: str, baseline: str) -> str:
 
 # --- 6. export -----------------------------------------------------------------------------------------------------
 
+# Exported replies are drawn from the 40 most likely tokens (as GPT-2's published samples were), not the whole
+# softmax the policy trains on: the tail is where a small model's word pieces glue into non-words. Measured on the
+# smoke stand-in's MLE generator over 240 training contexts: 17% of words invented with no cut, 4.5% at top-k 40
+# (real replies: 4.9%), at 17 words median (real: 31). Adversarial training still samples the whole softmax.
+EXPORT_TOP_K = 40
+
+
 def export_lm_candidates(policy, tokenizer, train: Sequence[Pair], discriminator: FittedDiscriminator, features,
                          judge: FittedDiscriminator, judge_feats, reference, sizes: DialogueGanSizes, n: int,
                          keep: int, *, model: str, checkpoint: str | Path | None = None, seed: int = 0,
-                         temperature: float = 1.0, path: str | Path) -> ExportResult:
+                         temperature: float = 1.0, top_k: int = EXPORT_TOP_K, path: str | Path) -> ExportResult:
     """Generate one response to each of `n` training contexts (cycling), drop unfinished ones and what notebook 02's
     filters reject, keep the best `keep` by the GAN's discriminator, and score the kept ones with the independent
-    judge and the MLE model's perplexity (what the review rule reads). Each candidate carries its provenance."""
+    judge and the MLE model's perplexity (what the review rule reads). Each candidate carries its provenance.
+    Candidates are drawn from the `top_k` most likely tokens (`EXPORT_TOP_K` says why)."""
     rng = np.random.default_rng(seed)
     rows = np.concatenate([rng.permutation(len(train)) for _ in range(n // len(train) + 1)])[:n]
     chosen = [train[i] for i in rows]
@@ -295,7 +304,7 @@ def export_lm_candidates(policy, tokenizer, train: Sequence[Pair], discriminator
     texts, finished = [], []
     for k, start in enumerate(range(0, n, 32)):
         prompts = lm_policy.encode_prompts(tokenizer, prompts_contexts[start : start + 32], sizes.max_prompt)
-        out = lm_policy.sample(policy, tokenizer, prompts, sizes.max_new_tokens, temperature, seed + k)
+        out = lm_policy.sample(policy, tokenizer, prompts, sizes.max_new_tokens, temperature, seed + k, top_k)
         texts += lm_policy.decode(tokenizer, out)
         finished += (out.ids == tokenizer.eos_token_id).any(dim=1).tolist()
     alive = np.array(finished)
@@ -323,8 +332,8 @@ def export_lm_candidates(policy, tokenizer, train: Sequence[Pair], discriminator
         source = chosen[i]
         provenance = {
             "generator": model, "checkpoint": str(Path(checkpoint).name) if checkpoint else None,
-            "checkpoint_sha256": sha, "seed": seed, "temperature": temperature, "from": origin_key(source),
-            "context_dialogue_id": source.dialogue_id, "rank": rank,
+            "checkpoint_sha256": sha, "seed": seed, "temperature": temperature, "top_k": top_k,
+            "from": origin_key(source), "context_dialogue_id": source.dialogue_id, "rank": rank,
             "scores": {"discriminator": float(d_scores[rank]), "judge": float(judge_scores[rank]),
                        "mle_perplexity": float(ppl[rank])},
         }

@@ -89,13 +89,14 @@ def response_mask(ids: torch.Tensor, eos_id: int) -> torch.Tensor:
 
 @torch.no_grad()
 def sample(model, tokenizer, prompts: Prompts, max_new_tokens: int, temperature: float = 1.0,
-           seed: int = 0) -> Responses:
-    """One response per prompt row, drawn token by token from softmax(logits / temperature) (no top-k or top-p cut:
-    the samples follow the policy whose log-probabilities REINFORCE uses); ``temperature=0`` is greedy. Seeded: the
-    same seed gives the same responses, and the caller's random state is left as it was."""
+           seed: int = 0, top_k: int = 0) -> Responses:
+    """One response per prompt row, drawn token by token from softmax(logits / temperature); ``temperature=0`` is
+    greedy. ``top_k=0`` (the default) cuts nothing, so the samples follow the policy whose log-probabilities
+    REINFORCE uses; ``top_k=k`` draws from the k most likely tokens only (for text meant to be read, not trained
+    on). Seeded: the same seed gives the same responses, and the caller's random state is left as it was."""
     device = next(model.parameters()).device
     prompts = prompts.to(device)
-    sampling = {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0} if temperature > 0 \
+    sampling = {"do_sample": True, "temperature": temperature, "top_k": top_k, "top_p": 1.0} if temperature > 0 \
         else {"do_sample": False}
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), eval_mode(model):
         torch.manual_seed(seed)
