@@ -5,7 +5,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from heygen_lib.data import Pair, Turn
-from heygen_lib.nlg.evaluate import generate_responses, perplexity, response_metrics
+from heygen_lib.nlg.evaluate import REPETITION_PENALTY, generate_responses, perplexity, response_metrics
 from heygen_lib.nlg.finetune import tokenizer_texts
 from heygen_lib.nlg.rows import IGNORE, collator_for, encode_pair
 from heygen_lib.tiny_models import TinyCausalLMConfig, build_tiny_causal_lm
@@ -62,6 +62,26 @@ def test_generation_stops_at_the_end_token(tiny):
     finally:
         hook.remove()
     assert out == ["", ""]
+
+
+def test_replies_are_greedy_with_the_chatbots_repetition_penalty_unless_it_is_turned_off(tiny):
+    model, tok = tiny
+    favourite, runner_up = 40, 41  # fixed scores: plain greedy writes the favourite token again and again
+
+    def two_candidates(module, inputs, logits):
+        fixed = torch.full_like(logits, -10.0)
+        fixed[..., favourite], fixed[..., runner_up] = 10.0, 9.0
+        return fixed
+
+    hook = model.lm_head.register_forward_hook(two_candidates)
+    try:
+        plain = generate_responses(model, tok, [PAIRS[0].context], max_new_tokens=4, repetition_penalty=1.0)
+        default = generate_responses(model, tok, [PAIRS[0].context], max_new_tokens=4)
+    finally:
+        hook.remove()
+    assert plain == [tok.decode([favourite] * 4).strip()]
+    assert default != plain and runner_up in tok(default[0])["input_ids"]
+    assert REPETITION_PENALTY > 1
 
 
 def test_sampling_is_seeded_and_leaves_the_callers_random_state_alone(tiny):

@@ -20,6 +20,8 @@ from typing import Any
 
 import torch
 
+from heygen_lib.nlg.evaluate import REPETITION_PENALTY
+
 STRATEGIES = ("greedy", "beam", "sample")
 
 
@@ -31,7 +33,8 @@ class DecodingConfig:
     temperature: float = 0.7  # sample: < 1 sharpens the distribution (safer), > 1 flattens it (wilder)
     top_k: int = 50  # sample: keep only the k most likely tokens; 0 keeps all
     top_p: float = 0.9  # sample: keep the smallest set of tokens holding this much probability; 1.0 keeps all
-    repetition_penalty: float = 1.2  # all: divide the score of tokens already in the text by this; 1.0 is off
+    # all: divide the score of tokens already in the text by this; 1.0 is off (notebook 05 measures replies with it)
+    repetition_penalty: float = REPETITION_PENALTY
     num_beams: int = 4  # beam: partial replies kept at each step
     max_new_tokens: int = 48  # all: the longest reply, in tokens
 

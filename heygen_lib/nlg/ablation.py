@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import statistics
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -209,7 +210,7 @@ def _number(value: float) -> str:
 
 def ablation_plot(summary: Sequence[Mapping], metrics: Sequence[str] = ("test ppl", "BLEU-4", "distinct-2")) -> Figure:
     """One bar panel per metric, a bar per data mix, error bars of one standard deviation over seeds."""
-    fig = Figure(figsize=(3.6 * len(metrics), 3.4), layout="constrained")
+    fig = Figure(figsize=(3.6 * len(metrics), 3.8), layout="constrained")
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
     names = [line["data"] for line in summary]
     seeds = min(line["seeds"] for line in summary)
@@ -217,7 +218,8 @@ def ablation_plot(summary: Sequence[Mapping], metrics: Sequence[str] = ("test pp
         spread = [line[f"{metric} sd"] for line in summary] if seeds > 1 else None
         ax.bar(range(len(names)), [line[metric] for line in summary], yerr=spread, capsize=4,
                color=[f"C{i}" for i in range(len(names))])
-        ax.set_xticks(range(len(names)), names, rotation=20, fontsize=8)
+        ax.set_xticks(range(len(names)), [textwrap.fill(name, 20) for name in names], fontsize=8, rotation=30,
+                      ha="right", rotation_mode="anchor")  # slanted, anchored at each bar: long names do not overlap
         ax.set_xlabel("training data")
         ax.set_ylabel(f"{metric} (mean over seeds)")
         ax.set_title(f"{metric} ({BETTER[metric]} is better)" if metric in BETTER else metric, fontsize=10)

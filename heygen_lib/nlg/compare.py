@@ -10,6 +10,7 @@ is **degenerate**: its perplexity may look fine, but it is flagged and never ran
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,17 +24,27 @@ from heygen_lib.nlg.finetune import FineTuneConfig, FineTuneResult, fine_tune, l
 
 DEGENERATE_MEDIAN_WORDS = 3  # a median reply shorter than this is not a reply
 DEGENERATE_DISTINCT_2 = 0.05  # under this share of distinct word pairs, the replies are one reply repeated
+LOOP_REPEATS = 3  # a reply in which one word 3-gram occurs this often loops ("I'm sorry, I'm sorry, I'm sorry")
+
+
+def loops(reply: str, n: int = 3) -> bool:
+    """Whether one word n-gram occurs `LOOP_REPEATS` times or more in the reply: the failure greedy decoding of a
+    small model falls into, which neither length nor repeats across replies shows."""
+    words = reply.split()
+    grams = Counter(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
+    return max(grams.values(), default=0) >= LOOP_REPEATS
 
 
 def reply_stats(replies: Sequence[str]) -> dict[str, float | bool]:
-    """Median length in words (split at spaces), distinct-2, the share of replies that repeat an earlier one, and whether that is
-    degenerate (see the module docstring)."""
+    """Median length in words (split at spaces), distinct-2, the share of replies that repeat an earlier one, the
+    share that loop (`loops`), and whether the replies are degenerate (see the module docstring)."""
     if not replies:
         raise ValueError("reply_stats needs at least one reply")
     median_words = statistics.median(len(r.split()) for r in replies)  # words as a reader counts them
     distinct_2 = distinct_n(replies, 2)
     return {"median words": median_words, "distinct-2": distinct_2,
             "identical share": 1 - len(set(replies)) / len(replies),
+            "looping share": sum(map(loops, replies)) / len(replies),
             "degenerate": median_words < DEGENERATE_MEDIAN_WORDS or distinct_2 < DEGENERATE_DISTINCT_2}
 
 
@@ -60,7 +71,7 @@ class RunOutcome:
 
 def run_variant(
     name: str, variant: Variant, train: Sequence[Pair], dev: Sequence[Pair], test: Sequence[Pair],
-    output_dir: str | Path, eval_contexts: int | None = None, max_new_tokens: int = 24, callbacks: Sequence = (),
+    output_dir: str | Path, eval_contexts: int | None = None, max_new_tokens: int = 48, callbacks: Sequence = (),
     progress: bool = False,
 ) -> RunOutcome:
     """Fine-tune a fresh copy of `variant.base` and measure it on the test split."""
@@ -78,7 +89,7 @@ def run_variant(
 
 
 def evaluate_base(
-    name: str, base: str, test: Sequence[Pair], eval_contexts: int | None = None, max_new_tokens: int = 24,
+    name: str, base: str, test: Sequence[Pair], eval_contexts: int | None = None, max_new_tokens: int = 48,
     max_length: int = 256, seed: int = 0,
 ) -> dict:
     """The row `run_variant` gives, for a model that is not fine-tuned at all (0 steps)."""
@@ -92,7 +103,7 @@ def evaluate_base(
 
 def run_variants(
     variants: Mapping[str, Variant], train: Sequence[Pair], dev: Sequence[Pair], test: Sequence[Pair],
-    output_dir: str | Path, eval_contexts: int | None = None, max_new_tokens: int = 24, progress: bool = True,
+    output_dir: str | Path, eval_contexts: int | None = None, max_new_tokens: int = 48, progress: bool = True,
 ) -> dict[str, RunOutcome]:
     """`run_variant` for each named variant, in order, under one progress bar."""
     outcomes = {}
@@ -107,6 +118,28 @@ def table(rows: Sequence[Mapping], columns: Sequence[str] = (
     """Run rows (`RunOutcome.row`, `evaluate_base`) for a table: numbers rounded, degenerate runs marked."""
     return [{"run": row["run"], **{c: _cell(row[c]) for c in columns},
              "degenerate": "**yes**" if row["degenerate"] else "no"} for row in rows]
+
+
+def knob_readings(rows: Mapping[str, Mapping], reference: str, noise: float) -> list[str]:
+    """One line per run against the `reference` run (`RunOutcome.row`s by name): its test perplexity better, worse
+    or no different beyond `noise`, and how many parameters it trained. A degenerate run is not compared, and
+    nothing is compared with a degenerate reference."""
+    base = rows[reference]
+    if base["degenerate"]:
+        return [f"**{reference}** writes degenerate replies, so no run is compared with it."]
+    lines = []
+    for name, row in rows.items():
+        if name == reference:
+            continue
+        if row["degenerate"]:
+            lines.append(f"**{name}**: degenerate replies; not compared.")
+            continue
+        diff = row["test ppl"] - base["test ppl"]
+        side = "no difference" if abs(diff) <= noise else ("worse" if diff > 0 else "better")
+        lines.append(f"**{name}**: test perplexity {row['test ppl']:.1f} against {base['test ppl']:.1f} for "
+                     f"{reference}: {side} (gap {abs(diff):.1f}, seed noise {noise:.1f}), with "
+                     f"{row['trainable parameters']:,} of {base['trainable parameters']:,} parameters trained.")
+    return lines
 
 
 def _cell(value: object) -> object:
