@@ -1,5 +1,6 @@
 import json
 import math
+import os
 
 import pytest
 import torch
@@ -55,6 +56,18 @@ def test_support_dev_and_test_text_never_reaches_pretraining_or_its_tokenizer(co
     everything = "\n".join(corpus.tokenizer_texts)
     assert not [text for text in only_held_out if text in everything]
     assert not any("agent:" in text or "customer:" in text for text in corpus.lm_texts)  # Chit-Chat only
+
+
+def test_the_stand_in_is_built_on_every_core_and_the_callers_thread_setting_comes_back(monkeypatch, tmp_path):
+    seen = []
+    monkeypatch.setattr(pt, "pretrain", lambda *args: seen.append(torch.get_num_threads()))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as notebook 04 sets it for its small models
+    try:
+        pt.ensure_pretrained(TINY, folder=tmp_path / "stand-in", progress=False)
+        assert seen == [len(os.sched_getaffinity(0))] and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_ensure_pretrained_reuses_a_matching_manifest_and_rebuilds_a_changed_one(corpus):

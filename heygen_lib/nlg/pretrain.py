@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
@@ -258,7 +259,15 @@ def ensure_pretrained(config: PretrainConfig | None = None, folder: str | Path |
     manifest = read_manifest(folder)
     wanted = recipe(config, corpus)
     if manifest is None or any(manifest.get(key) != value for key, value in wanted.items()):
-        pretrain(config, folder, progress, corpus)
+        # Every core, whatever the caller set: notebook 04 runs its small models on one thread, and pretraining on
+        # one is 1.7x slower on 2 cores (0.83 against 0.48 s per step of 8 x 256 tokens).
+        threads = torch.get_num_threads()
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        torch.set_num_threads(cores)
+        try:
+            pretrain(config, folder, progress, corpus)
+        finally:
+            torch.set_num_threads(threads)
     return folder
 
 
