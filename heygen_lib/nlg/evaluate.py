@@ -88,9 +88,9 @@ def generate_responses(
     """One response per context (in order), ending at the model's end token or after `max_new_tokens`.
 
     Greedy decoding with `repetition_penalty` (1.0: plain greedy) unless `generate_kwargs` say otherwise (e.g.
-    ``do_sample=True, top_p=0.9``); sampling is seeded with `seed`, without touching the caller's random state. Prompts longer than `max_length` minus
-    `max_new_tokens` (default: the model's position limit; an encoder-decoder's prompt gets all `max_length`) lose
-    their oldest context first, as in training.
+    ``do_sample=True, top_p=0.9``); sampling is seeded with `seed`, without touching the caller's random state.
+    Prompts longer than `max_length` minus `max_new_tokens` (default: the model's position limit; an
+    encoder-decoder's prompt gets all `max_length`) lose their oldest context first, as in training.
     """
     if max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
