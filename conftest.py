@@ -1,9 +1,11 @@
-"""pytest set-up for the whole kit: nbval runs the notebooks in `FRESH_ARTIFACTS` as on a fresh Colab runtime.
+"""pytest set-up for the whole kit: nbval runs chosen notebooks in a fresh artifacts folder, as on a fresh Colab runtime.
 
-Each of those notebooks starts its kernel with ``HEYGEN_ARTIFACTS_DIR`` pointing at an empty folder of its own, so it
-must make what earlier notebooks would have left there (issue 15), while `make test` still runs every notebook once.
-Only the kit's own model cache and the lesson records are shared (`heygen_lib.paths.SHARED_CACHES`). A notebook that
-others read from (02 for 05, 05 for 06) can join only once those readers make what they miss themselves.
+Each of those notebooks starts its kernel with ``HEYGEN_ARTIFACTS_DIR`` pointing at an empty folder of its own, while
+`make test` still runs every notebook once. Only the lesson records are shared (`heygen_lib.paths.SHARED_CACHES`).
+The notebooks that others read from (02 and 04 for 05, 05 for 06) run in the usual folder, in order, so that 05
+and 06 read what they wrote instead of rebuilding whole pipelines; that a notebook opened alone rebuilds what it
+misses is proven by the tests of `ensure_augmented_pairs`, `ensure_reviewed_pairs` and `ensure_finetuned_model`,
+at the quick sizes such a rebuild uses.
 
     pytest notebooks/ --fresh-artifacts=02,05,06   # choose other notebooks for one run; --fresh-artifacts= for none
 """
@@ -17,10 +19,8 @@ import pytest
 
 from heygen_lib.paths import ARTIFACTS_ENV, fresh_artifacts_dir
 
-# Notebook prefixes. 02 (whose pools 05 reads), 05 (which reads 02's and 04's files and writes 06's model) and 06 run
-# as from their Colab badge: each makes what it misses itself (ensure_augmented_pairs, ensure_reviewed_pairs,
-# ensure_finetuned_model), which adds a few minutes to `make test`. 03 and 04 read nothing earlier notebooks write.
-FRESH_ARTIFACTS = ("01", "02", "05", "06")
+# Notebook prefixes: those that read nothing other notebooks write, and that no later notebook reads.
+FRESH_ARTIFACTS = ("01", "03")
 
 
 def pytest_addoption(parser):

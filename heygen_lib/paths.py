@@ -12,9 +12,8 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS_ENV = "HEYGEN_ARTIFACTS_DIR"
-# What a fresh artifacts folder still shares with the usual one: the kit's own model cache (the pretrained stand-in,
-# built once from local corpora; any runtime could rebuild it, none needs to) and the record of lesson checks.
-SHARED_CACHES = ("pretrained", "lessons")
+# What a fresh artifacts folder still shares with the usual one: the record of lesson checks.
+SHARED_CACHES = ("lessons",)
 
 
 def data_dir() -> Path:

@@ -88,20 +88,11 @@ class DialogueGanSizes:
 
 
 @dataclass(frozen=True)
-class PretrainSizes:
-    """Sizes for pretraining the small GPT-2 stand-in (`heygen_lib.nlg.pretrain`) that the smoke profile
-    fine-tunes. Its shape is `PretrainConfig`'s; only the budget differs between profiles."""
-
-    steps: int = 600  # optimizer steps of 8 blocks x 256 tokens (`PretrainConfig.max_steps` says why 600)
-    conversations: int | None = None  # Chit-Chat conversations read; None: all ~7,000
-
-
-@dataclass(frozen=True)
 class NlgSizes:
     """Sizes for fine-tuning (notebook 05) and the chatbot (notebook 06)."""
 
-    # hub name or folder; None: the small GPT-2 the kit pretrains offline (`nlg.pretrain`). HEYGEN_MODEL overrides
-    # it (`nlg.finetune.base_model`).
+    # hub name or folder; None: the small GPT-2 the kit ships (`nlg.standin`). HEYGEN_MODEL overrides it
+    # (`nlg.finetune.base_model`).
     model: str | None = "distilgpt2"
     max_length: int = 256  # tokens per (context, response) row; the oldest context is cut first
     epochs: float = 5  # upper bound: early stopping on dev loss usually stops sooner
@@ -113,11 +104,15 @@ class NlgSizes:
     # where the dev loss turns up and early stopping has something to stop
     lr_scheduler: str = "linear"
     sgd_learning_rate: float = 1e-2  # plain SGD (no momentum) in the optimizer comparison wants a higher rate
-    # The budget of each ablation run and of the freezing and optimizer tables: the optimizer steps of this many
-    # passes over the real training pairs.
-    ablation_epochs: float = 3
-    ablation_seeds: tuple[int, ...] = (0, 1, 2)
-    eval_contexts: int | None = None  # test contexts to generate responses for; None: all of them
+    # The budget of the freezing and optimizer table: the optimizer steps of this many passes over the real pairs.
+    knob_epochs: float = 3
+    seeds: tuple[int, ...] = (0, 1, 2)  # fine-tuning seeds: the replies of each, and every point of the curve
+    # The learning curve: real training pairs at each point (the last, the whole support split), made-up pairs added
+    # per real pair, and the test contexts whose replies are compared with the real ones.
+    curve_sizes: tuple[int, ...] = (40, 80, 170, 340, 689)
+    curve_epochs: float = 3  # the budget rule: each run takes the steps of this many passes over its real pairs
+    curve_extra_per_real: float = 1.0
+    curve_reply_contexts: int = 88
     # Longest reply, in tokens (the chatbot's default too). Real support replies run to about 31 words; a 24-token
     # cap cut 41-93% of the smoke stand-in's replies short (three fine-tuning seeds), and replies cut at the same
     # place read as repeats.
@@ -134,7 +129,6 @@ class Profile:
     gan: GanSizes
     dialogue_gan: DialogueGanSizes
     nlg: NlgSizes
-    pretrain: PretrainSizes = PretrainSizes()
 
 
 PROFILES = {
@@ -155,7 +149,8 @@ PROFILES = {
         nlg=NlgSizes(model=None, max_length=128, epochs=3, batch_size=16, learning_rate=3e-3, patience=2,
                      min_improvement=0.05,
                      lr_scheduler="constant",
-                     sgd_learning_rate=5e-2, ablation_epochs=0.25, ablation_seeds=(0, 1, 2), eval_contexts=20),
+                     sgd_learning_rate=5e-2, knob_epochs=0.25, seeds=(0, 1, 2), curve_sizes=(40, 170, 689),
+                     curve_reply_contexts=24),
     ),
     "full": Profile(
         "full",

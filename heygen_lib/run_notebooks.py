@@ -4,7 +4,8 @@
     heygen-run-notebooks --profile full   # force a profile
     heygen-run-notebooks 01 03            # only notebooks whose names start with these prefixes
 
-Executed copies go to ``runs/<time>-<profile>/`` (git-ignored); their figures are also saved there as PNG files.
+Executed copies go to ``runs/<time>-<profile>/`` (git-ignored); their figures are also saved there as PNG files, and
+``times.json`` there records each notebook's wall and CPU time.
 Executing notebooks needs the ``lab`` extra (nbformat, nbclient): ``pip install 'heygen-kit[lab]'``.
 """
 
@@ -14,6 +15,7 @@ import argparse
 import base64
 import html
 import importlib.util
+import json
 import os
 import sys
 import time
@@ -28,6 +30,7 @@ from heygen_lib.profile import ENV_VAR, PROFILES, ProfileError, active_profile
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 WIDGET_STATE_MIME = "application/vnd.jupyter.widget-state+json"  # where nbclient saves the widgets' final state
 TQDM_LAYOUT = ["HTMLModel", "FloatProgressModel", "HTMLModel"]  # tqdm.notebook's bar: prefix, bar, postfix
+TIMES_FILE = "times.json"
 
 
 def notebooks_in_order(folder: Path = NOTEBOOK_DIR, prefixes: list[str] | None = None) -> list[Path]:
@@ -80,14 +83,41 @@ def refresh_progress_bars(notebook) -> int:
     return rewritten
 
 
-def execute(path: Path, out_dir: Path) -> tuple[bool, float]:
-    """Run one notebook in a fresh kernel; write the executed copy (even when a cell fails) and its figures."""
+def kernel_cpu_seconds(client) -> float | None:
+    """CPU seconds (user + system, its child processes included) the notebook's kernel has used so far, or None
+    where the kernel's process cannot be read (a remote kernel, or no psutil)."""
+    try:
+        import psutil
+
+        times = psutil.Process(client.km.provisioner.process.pid).cpu_times()
+    except Exception:  # noqa: BLE001 - a timing we cannot take is reported as missing, never as an error
+        return None
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def execute(path: Path, out_dir: Path) -> dict:
+    """Run one notebook in a fresh kernel; write the executed copy (even when a cell fails) and its figures.
+    Returns its timings: {"ok", "wall_s", "cpu_s", "load_at_start", "cells": [{"cell", "wall_s", "cpu_s"}]}
+    (CPU seconds are the kernel's; a cell's are those it used while it ran)."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=None, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    cells, clock = [], {}
+
+    def started(cell, cell_index, **_):
+        clock.update(wall=time.perf_counter(), cpu=kernel_cpu_seconds(client))
+
+    def finished(cell, cell_index, **_):
+        cpu = kernel_cpu_seconds(client)
+        cells.append({"cell": cell_index, "wall_s": round(time.perf_counter() - clock["wall"], 2),
+                      "cpu_s": None if cpu is None or clock["cpu"] is None else round(cpu - clock["cpu"], 2)})
+        clock["total_cpu"] = cpu
+
+    client = NotebookClient(notebook, timeout=None, kernel_name="python3", on_cell_execute=started,
+                            on_cell_executed=finished, resources={"metadata": {"path": str(path.parent)}})
+    load = [round(x, 2) for x in os.getloadavg()]
     start = time.perf_counter()
     ok = True
     try:
@@ -99,7 +129,21 @@ def execute(path: Path, out_dir: Path) -> tuple[bool, float]:
         refresh_progress_bars(notebook)
         nbformat.write(notebook, out_dir / path.name)
         save_figures(notebook, out_dir / "figures", path.stem)
-    return ok, time.perf_counter() - start
+    total_cpu = clock.get("total_cpu")
+    return {"ok": ok, "wall_s": round(time.perf_counter() - start, 1),
+            "cpu_s": None if total_cpu is None else round(total_cpu, 1), "load_at_start": load, "cells": cells}
+
+
+def write_times(out_dir: Path, profile: str, times: dict[str, dict]) -> Path:
+    """The run's `times.json`: each notebook's wall and CPU time (and its cells'), the profile, the torch threads a
+    kernel starts with and the machine's load when each notebook started (a busy machine is slower)."""
+    import torch
+
+    record = {"profile": profile, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+              "notebooks": times}
+    path = out_dir / TIMES_FILE
+    path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,9 +170,14 @@ def main(argv: list[str] | None = None) -> int:
     (out_dir / "figures").mkdir(parents=True)
     os.environ[RUN_DIR_ENV] = str(out_dir)  # each notebook's lesson checks are recorded beside its executed copy
     print(f"profile {profile}: executing {len(todo)} notebook(s) into {out_dir}")
+    times: dict[str, dict] = {}
     for path in todo:
-        ok, seconds = execute(path, out_dir)
-        print(f"  {path.name}: {'ok' if ok else 'FAILED'} in {seconds:.0f} s", flush=True)
+        times[path.stem] = timing = execute(path, out_dir)
+        write_times(out_dir, profile, times)  # after each notebook: a stopped run keeps what it measured
+        ok = timing["ok"]
+        cpu = "" if timing["cpu_s"] is None else f", {timing['cpu_s']:.0f} s CPU"
+        print(f"  {path.name}: {'ok' if ok else 'FAILED'} in {timing['wall_s']:.0f} s{cpu} (load at start "
+              f"{timing['load_at_start'][0]:.1f})", flush=True)
         if not ok:
             print(f"stopped: {path.name} failed; its executed copy shows the error: {out_dir / path.name}")
             return 1

@@ -53,15 +53,15 @@ def test_the_mean_and_spread_are_over_seeds():
     assert comparison.rows()[0]["judge P(real)"] == "0.400 ± 0.200"
 
 
-def _candidate(i, judge, ppl):
-    return Pair((Turn("customer", f"question {i}"),), Turn("agent", f"answer {i}"), f"d{i}", "gan", 1,
+def _candidate(i, judge, ppl, text=None):
+    return Pair((Turn("customer", f"question {i}"),), Turn("agent", text or f"answer {i}"), f"d{i}", "gan", 1,
                 meta={"candidate_key": f"k{i}", "provenance": {"scores": {"judge": judge, "mle_perplexity": ppl}}})
 
 
 def test_the_rule_accepts_only_candidates_the_judge_and_the_mle_model_both_pass(tmp_path):
     store = ReviewStore(tmp_path / "review.jsonl")
     candidates = [_candidate(0, 0.9, 10.0), _candidate(1, 0.3, 10.0), _candidate(2, 0.9, 25.0)]
-    made = rule_review(store, candidates, ReviewRule(min_judge=0.5, max_perplexity_ratio=2.0, real_perplexity=12.0))
+    made = rule_review(store, candidates, ReviewRule(min_judge=0.5, max_perplexity=24.0))
     assert dict(made) == {"accept": 1, "reject": 2}
     decided = store.decisions()
     assert [decided[f"k{i}"].decision for i in range(3)] == ["accept", "reject", "reject"]
@@ -71,7 +71,7 @@ def test_the_rule_accepts_only_candidates_the_judge_and_the_mle_model_both_pass(
 def test_the_rule_never_overwrites_a_decision_already_made(tmp_path):
     store = ReviewStore(tmp_path / "review.jsonl")
     store.record("k0", "reject", reviewer="a person")
-    made = rule_review(store, [_candidate(0, 0.99, 1.0)], ReviewRule(real_perplexity=12.0))
+    made = rule_review(store, [_candidate(0, 0.99, 1.0)], ReviewRule(min_judge=0.5, max_perplexity=24.0))
     assert not made and store.decisions()["k0"].reviewer == "a person"
 
 
@@ -92,8 +92,27 @@ def test_ensure_reviewed_pairs_returns_an_existing_export_without_building(tmp_p
     assert capsys.readouterr().out == ""
 
 
-def test_a_quantile_rule_sets_the_judge_threshold_from_the_candidates_scores():
-    candidates = [_candidate(i, judge, 1.0) for i, judge in enumerate([0.01, 0.02, 0.03, 0.04])]
-    rule = ReviewRule.for_candidates(candidates, 0.5, 2.0, real_perplexity=12.0)
-    assert rule.min_judge == 0.03
-    assert [rule.accepts(p) for p in candidates] == [False, False, True, True]
+def test_the_rule_is_calibrated_on_real_replies_and_may_accept_no_candidate():
+    rule = ReviewRule.calibrated(real_judge=[0.1 * k for k in range(11)], real_perplexity=[10.0 * k for k in range(11)],
+                                 real_quantile=0.1)
+    assert rule.min_judge == pytest.approx(0.1) and rule.max_perplexity == pytest.approx(90.0)
+    weak = [_candidate(i, judge, 20.0) for i, judge in enumerate([0.01, 0.02, 0.05])]  # all below the real floor
+    assert not any(rule.accepts(p) for p in weak)  # the candidates' own scores never lower the bar
+    assert rule.accepts(_candidate(9, 0.5, 20.0))
+
+
+def test_the_readability_gate_rejects_invented_words_and_says_which():
+    rule = ReviewRule(min_judge=0.0, max_perplexity=1e9, is_word=lambda w: w in {"your", "order", "ships"})
+    assert rule.accepts(_candidate(0, 0.5, 1.0, "Your order ships, 1234!"))  # numbers and punctuation are no words
+    glued = _candidate(1, 0.5, 1.0, "Your reachation ships")
+    assert rule.reasons(glued) == ["unknown words: reachation"]
+
+
+def test_the_lexicon_knows_the_training_words_and_english_inflections():
+    from heygen_lib.augment.wordnet import wordnet_available
+    from heygen_lib.dialogue_gan.review_rule import lexicon_check
+
+    is_word = lexicon_check(["Brightcart parcel"])
+    assert is_word("brightcart") and not is_word("reachation")
+    if wordnet_available():
+        assert is_word("accounted") and is_word("cameras")

@@ -130,12 +130,11 @@ def test_reviewed_pairs_keep_accepted_and_edited_pairs_with_the_edit_replacing_t
     assert written[0].meta["provenance"]["review"]["decision"] == "accept"
 
 
-def test_writing_with_nothing_accepted_is_an_error(tmp_path):
+def test_a_review_that_accepted_nothing_writes_an_empty_set(tmp_path):
     pairs = candidates(2)
     store = ReviewStore(tmp_path / "decisions.jsonl")
     store.record(key_of(pairs[0]), "reject")
-    with pytest.raises(ValueError, match="no accepted or edited candidates"):
-        write_reviewed_pairs(store, pairs, tmp_path / "out.jsonl")
+    assert load_pairs(write_reviewed_pairs(store, pairs, tmp_path / "out.jsonl")) == []
 
 
 def test_hand_edited_decisions_of_the_wrong_shape_are_skipped_with_line_and_field(tmp_path):

@@ -1,18 +1,17 @@
-import json
-import math
 import os
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
+from heygen_lib.adversarial_state import TrainingDiverged
 from heygen_lib.data.cleaning import clean_dialogues
 from heygen_lib.data.loaders import load_support_set
 from heygen_lib.data.pairs import split_dialogues
-from heygen_lib.gan.training import TrainingDiverged
 from heygen_lib.nlg import pretrain as pt
 from heygen_lib.nlg.dialogue_format import DialogueFormat
-from heygen_lib.nlg.finetune import StopOnNonFiniteLoss, base_model, load_model
+from heygen_lib.nlg.finetune import base_model, load_model
+from heygen_lib.nlg.hf_training import StopOnNonFiniteLoss
 from heygen_lib.profile import PROFILES
 
 TINY = pt.PretrainConfig(vocab_size=300, layers=1, d_model=32, heads=2, block_size=32, batch_size=4, max_steps=3,
@@ -64,32 +63,27 @@ def test_the_stand_in_is_built_on_every_core_and_the_callers_thread_setting_come
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as notebook 04 sets it for its small models
     try:
-        pt.ensure_pretrained(TINY, folder=tmp_path / "stand-in", progress=False)
+        pt.build(TINY, tmp_path / "stand-in", progress=False)
         assert seen == [len(os.sched_getaffinity(0))] and torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(threads)
 
 
-def test_ensure_pretrained_reuses_a_matching_manifest_and_rebuilds_a_changed_one(corpus):
-    folder = pt.ensure_pretrained(TINY, progress=False)
-    weights = folder / "model.safetensors"
-    first = pt.read_manifest(folder)
-    assert first["steps"] == 3 and first["corpus_sha256"] == corpus.sha256() and first["config"]["max_steps"] == 3
-    assert math.isfinite(first["final_loss"]) and first["seconds"] > 0
-    built = weights.stat().st_mtime_ns
-    assert pt.ensure_pretrained(TINY, progress=False) == folder
-    assert weights.stat().st_mtime_ns == built  # reused
-
-    stale = {**first, "corpus_sha256": "0" * 64}  # as if the corpus had changed
-    (folder / pt.MANIFEST).write_text(json.dumps(stale), encoding="utf-8")
-    pt.ensure_pretrained(TINY, progress=False)
-    assert weights.stat().st_mtime_ns != built
-    assert pt.read_manifest(folder)["corpus_sha256"] == corpus.sha256()
-
-    longer = pt.ensure_pretrained(pt.PretrainConfig(**{**first["config"], "max_steps": 4}), progress=False)
-    assert pt.read_manifest(longer)["steps"] == 4
-    model, tokenizer = load_model(longer, device="cpu")
+def test_the_manifest_records_the_recipe_the_first_losses_and_the_held_out_loss_of_the_saved_weights(corpus, tmp_path):
+    manifest = pt.pretrain(TINY, tmp_path / "m", progress=False, corpus=corpus)
+    assert manifest["corpus_sha256"] == corpus.sha256() and manifest["sources"] == pt.source_hashes()
+    assert manifest["steps"] == TINY.max_steps and len(manifest["first_losses"]) == TINY.max_steps
+    assert manifest["tokenizer_sha256"] == pt.file_sha256(tmp_path / "m" / pt.TOKENIZER)
+    blocks = pt.held_out_blocks(TINY, tmp_path / "m", corpus)
+    assert manifest["dev_loss"] == pt.held_out_loss(tmp_path / "m", blocks)
+    model, tokenizer = load_model(tmp_path / "m", device="cpu")
     assert len(tokenizer) == model.config.vocab_size and tokenizer.pad_token_id != tokenizer.eos_token_id
+
+
+def test_stopping_after_the_first_steps_follows_the_same_schedule(corpus, tmp_path):
+    whole = pt.pretrain(TINY, tmp_path / "whole", progress=False, corpus=corpus)
+    first = pt.pretrain(TINY, tmp_path / "first", progress=False, corpus=corpus, stop_after=2)
+    assert first["steps"] == 2 and first["first_losses"] == whole["first_losses"][:2]
 
 
 def test_a_short_pretraining_run_is_deterministic(corpus, tmp_path):
@@ -127,9 +121,11 @@ def test_the_non_finite_stop_fires_on_nan_and_inf_and_lets_finite_losses_pass(ke
             stop.on_log(None, State(), None, logs={key: bad})
 
 
-def test_random_init_copy_shares_the_tokenizer_and_shape_but_not_the_weights():
-    folder = pt.ensure_pretrained(TINY, progress=False)
+def test_random_init_copy_shares_the_tokenizer_and_shape_but_not_the_weights(corpus, tmp_path):
+    folder = tmp_path / "trained"
+    pt.pretrain(TINY, folder, progress=False, corpus=corpus)
     fresh = pt.random_init_copy(folder)
+    assert fresh.is_relative_to(tmp_path / "artifacts")  # never beside a stand-in shipped in the package
     trained, _ = load_model(folder, device="cpu")
     scratch, tokenizer = load_model(fresh, device="cpu")
     assert trained.config.to_diff_dict() == scratch.config.to_diff_dict()
@@ -138,9 +134,10 @@ def test_random_init_copy_shares_the_tokenizer_and_shape_but_not_the_weights():
     assert torch.equal(again.lm_head.weight, scratch.lm_head.weight)
 
 
-def test_base_model_prefers_the_env_var_then_the_profile_then_the_stand_in(monkeypatch):
-    monkeypatch.setattr(pt, "ensure_pretrained", lambda config: pt.pretrained_dir())
-    assert base_model(PROFILES["smoke"]) == str(pt.pretrained_dir())
+def test_base_model_prefers_the_env_var_then_the_profile_then_the_shipped_stand_in(monkeypatch):
+    from heygen_lib.nlg.standin import SHIPPED_DIR
+
+    assert base_model(PROFILES["smoke"]) == str(SHIPPED_DIR)
     assert base_model(PROFILES["full"]) == "distilgpt2"
     monkeypatch.setenv("HEYGEN_MODEL", "sshleifer/tiny-gpt2")
     assert base_model(PROFILES["smoke"]) == base_model(PROFILES["full"]) == "sshleifer/tiny-gpt2"
@@ -155,4 +152,3 @@ def test_the_profile_config_carries_every_fine_tuning_size_of_the_profile():
             config.early_stopping_patience, config.early_stopping_threshold, config.seed, config.report_to) == (
         sizes.learning_rate, sizes.lr_scheduler, sizes.epochs, sizes.batch_size, sizes.max_length, sizes.patience,
         sizes.min_improvement, 3, "tensorboard")
-    assert pt.config_for(PROFILES["smoke"].pretrain).max_steps == PROFILES["smoke"].pretrain.steps

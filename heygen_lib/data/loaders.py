@@ -198,16 +198,20 @@ def load_support_set(path: str | Path | None = None, limit: int | None = None) -
     return load_jsonl(path, source="support")[:limit]
 
 
+def chitchat_path() -> Path:
+    """Where the `chitchat-dataset` package keeps its conversations: one JSON file."""
+    import chitchat_dataset
+
+    return Path(chitchat_dataset.__file__).with_name("dataset.json")
+
+
 def load_chitchat(limit: int | None = None) -> list[Dialogue]:
     """The Chit-Chat Challenge corpus (BYU PCC lab, MIT licence) from the `chitchat-dataset` package.
 
     About 7,000 real open-domain chats between two crowd workers. Each message is one turn (a person often sends
     several in a row; cleaning merges them). ``meta`` keeps the conversation's prompt, ratings and start time.
     """
-    import chitchat_dataset
-
-    path = Path(chitchat_dataset.__file__).with_name("dataset.json")
-    conversations = json.loads(path.read_text(encoding="utf-8"))
+    conversations = json.loads(chitchat_path().read_text(encoding="utf-8"))
     dialogues = []
     for conversation_id, conversation in islice(conversations.items(), limit):
         speaker_of: dict[str, str] = {}

@@ -40,6 +40,7 @@ from heygen_lib.dialogue_gan.feature_discriminator import (EncoderPairFeatures, 
                                                            labelled_pairs)
 from heygen_lib.dialogue_gan.lm_training import AdversarialLMConfig, AdversarialLMTrainer, train_adversarial_lm
 from heygen_lib.dialogue_gan.review import candidate_key
+from heygen_lib.dialogue_gan.review_rule import ReviewRule, lexicon_check
 from heygen_lib.metrics import corpus_bleu, distinct_n
 from heygen_lib.nlg import finetune
 from heygen_lib.paths import artifacts_dir
@@ -350,20 +351,62 @@ def real_perplexities(reference, tokenizer, pairs: Sequence[Pair], sizes: Dialog
     return torch.exp(totals / counts.clamp(min=1)).numpy()
 
 
+def real_judge_scores(judge: FittedDiscriminator, judge_feats, pairs: Sequence[Pair]) -> np.ndarray:
+    """The judge's P(real) for real replies to their own contexts."""
+    return judge.model.probability(judge_feats([p.context for p in pairs], [p.response.text for p in pairs])).numpy()
+
+
+def review_rule_for(judge: FittedDiscriminator, judge_feats, reference, tokenizer, prepared,
+                    sizes: DialogueGanSizes) -> ReviewRule:
+    """The scripted reviewer calibrated on real held-out replies: the judge floor on the test split's real replies
+    (the judge trained on dev), the perplexity ceiling on the dev split's (the MLE model never trained on them);
+    words checked against the training pairs and WordNet."""
+    return ReviewRule.calibrated(real_judge_scores(judge, judge_feats, prepared.test),
+                                 real_perplexities(reference, tokenizer, prepared.dev, sizes),
+                                 lexicon_check(turn.text for p in prepared.train for turn in (*p.context, p.response)))
+
 
 # --- the whole pipeline, headless ------------------------------------------------------------------------------------
 
 def build_reviewed_export(sizes: DialogueGanSizes, base: str | Path, seed: int = 0, progress: bool = False,
                           sample_shards: int = 1) -> Path:
     """MLE fine-tuning, the discriminator, one adversarial run (its contexts in `sample_shards` seeded shards), the
-    judge, the export and the rule review, at `sizes`; writes and returns `review.reviewed_pairs_path()`. Under
-    torchrun: see the module docstring for what is split and what rank 0 does alone."""
+    judge, the export and the rule review, at `sizes`, on the support set's training pairs; writes and returns
+    `review.reviewed_pairs_path()`. Under torchrun: see the module docstring for what is split and what rank 0 does
+    alone."""
     from heygen_lib.data import prepare_pairs
-    from heygen_lib.dialogue_gan.feature_discriminator import MIN_HELD_OUT_BALANCED, require_learned
-    from heygen_lib.dialogue_gan.review import reviewed_pairs_path
+    from heygen_lib.dialogue_gan.export import candidates_path
+    from heygen_lib.dialogue_gan.review import review_store_path, reviewed_pairs_path
 
     prepared = prepare_pairs("support", seed=seed)
-    folder, _ = mle_model(base, prepared.train, prepared.dev, sizes, seed, progress=progress)
+    pipeline = GanPaths(lm_dir(), candidates_path(), review_store_path(), reviewed_pairs_path())
+    reviewed_export(sizes, base, prepared.train, prepared, pipeline, seed, progress, sample_shards)
+    return reviewed_pairs_path()
+
+
+@dataclass(frozen=True)
+class GanPaths:
+    """Where one run of the pipeline keeps its models and writes its candidates, decisions and reviewed pairs."""
+
+    models: Path
+    candidates: Path
+    decisions: Path
+    reviewed: Path
+
+    @classmethod
+    def under(cls, folder: str | Path) -> GanPaths:
+        folder = Path(folder)
+        return cls(folder / "lm", folder / "candidates.jsonl", folder / "review.jsonl", folder / "reviewed.jsonl")
+
+
+def reviewed_export(sizes: DialogueGanSizes, base: str | Path, train: Sequence[Pair], prepared, paths: GanPaths,
+                    seed: int = 0, progress: bool = False, sample_shards: int = 1) -> list[Pair]:
+    """The pipeline on `train` alone (a subset of the training pairs, or all of them), judged and calibrated on
+    `prepared`'s dev and test splits: returns the accepted pairs (empty when the rule accepts none). Stops with
+    `DiscriminatorAtChance` when the discriminator cannot learn from `train`."""
+    from heygen_lib.dialogue_gan.feature_discriminator import MIN_HELD_OUT_BALANCED, require_learned
+
+    folder, _ = mle_model(base, train, prepared.dev, sizes, seed, folder=paths.models / "mle", progress=progress)
     reference, tokenizer = load_frozen(folder)
     features = lm_features(reference, tokenizer, sizes)
 
@@ -371,37 +414,38 @@ def build_reviewed_export(sizes: DialogueGanSizes, base: str | Path, seed: int =
         return generate_texts(reference, tokenizer, [p.context for p in pairs], sizes.max_prompt,
                               sizes.max_new_tokens, seed=s)
 
-    train_generated, dev_generated = generated(prepared.train, seed), generated(prepared.dev, seed + 1)
-    discriminator = fit_pair_discriminator(features, prepared.train, train_generated, prepared.dev, dev_generated,
+    train_generated, dev_generated = generated(train, seed), generated(prepared.dev, seed + 1)
+    discriminator = fit_pair_discriminator(features, train, train_generated, prepared.dev, dev_generated,
                                            sizes.d_fit_steps, seed)
     require_learned(discriminator.held_out_accuracy, MIN_HELD_OUT_BALANCED)
-    checkpoint = lm_dir() / f"adversarial-seed{seed}.pt"
-    trainer = adversarial_run(folder, reference, tokenizer, discriminator, prepared.train,
+    checkpoint = paths.models / f"adversarial-seed{seed}.pt"
+    trainer = adversarial_run(folder, reference, tokenizer, discriminator, train,
                               adversarial_config(sizes, seed, sample_shards=sample_shards),
                               sizes.lm_adversarial_steps, checkpoint, progress=progress)
-    distributed.on_main(lambda: _judge_export_review(trainer.policy, tokenizer, prepared, discriminator, features,
-                                                     reference, dev_generated, generated(prepared.test, seed + 2),
-                                                     sizes, base, checkpoint, seed))
-    return reviewed_pairs_path()
+    accepted: list[Pair] = []
+    distributed.on_main(lambda: accepted.extend(_judge_export_review(
+        trainer.policy, tokenizer, train, prepared, discriminator, features, reference, dev_generated,
+        generated(prepared.test, seed + 2), sizes, base, checkpoint, seed, paths)))
+    return accepted
 
 
-def _judge_export_review(policy, tokenizer, prepared, discriminator: FittedDiscriminator, features, reference,
-                         dev_generated: Sequence[str], test_generated: Sequence[str], sizes: DialogueGanSizes,
-                         base: str | Path, checkpoint: Path, seed: int) -> Path:
-    """`build_reviewed_export`'s last steps: the independent judge, the export of candidates and the rule review."""
-    from heygen_lib.dialogue_gan.export import candidates_path
-    from heygen_lib.dialogue_gan.review import ReviewStore, write_reviewed_pairs
-    from heygen_lib.dialogue_gan.review_rule import ReviewRule, rule_review
+def _judge_export_review(policy, tokenizer, train: Sequence[Pair], prepared, discriminator: FittedDiscriminator,
+                         features, reference, dev_generated: Sequence[str], test_generated: Sequence[str],
+                         sizes: DialogueGanSizes, base: str | Path, checkpoint: Path, seed: int,
+                         paths: GanPaths) -> list[Pair]:
+    """`reviewed_export`'s last steps: the independent judge, the export of candidates and the rule review."""
+    from heygen_lib.dialogue_gan.review import ReviewStore, reviewed_pairs
+    from heygen_lib.dialogue_gan.review_rule import rule_review
 
     judge_feats = judge_features()
     judge = fit_pair_discriminator(judge_feats, prepared.dev, dev_generated, prepared.test, test_generated,
                                    sizes.d_fit_steps, seed + 100)
-    result = export_lm_candidates(policy, tokenizer, prepared.train, discriminator, features, judge,
-                                  judge_feats, reference, sizes, sizes.lm_candidates, sizes.lm_keep,
+    result = export_lm_candidates(policy, tokenizer, train, discriminator, features, judge, judge_feats, reference,
+                                  sizes, sizes.lm_candidates, sizes.lm_keep,
                                   model=f"dialogue GAN: {Path(str(base)).name} MLE + adversarial",
-                                  checkpoint=checkpoint, seed=seed, path=candidates_path())
-    rule = ReviewRule.for_candidates(result.candidates, 0.5, 2.0,
-                                     float(np.median(real_perplexities(reference, tokenizer, prepared.dev, sizes))))
-    store = ReviewStore()
-    rule_review(store, result.candidates, rule)
-    return write_reviewed_pairs(store, result.candidates)
+                                  checkpoint=checkpoint, seed=seed, path=paths.candidates)
+    store = ReviewStore(paths.decisions)
+    rule_review(store, result.candidates, review_rule_for(judge, judge_feats, reference, tokenizer, prepared, sizes))
+    accepted = reviewed_pairs(store, result.candidates)
+    save_pairs(accepted, paths.reviewed)  # empty when the rule accepted none: notebook 05 then says so
+    return accepted

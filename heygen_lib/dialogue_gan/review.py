@@ -179,8 +179,6 @@ def reviewed_pairs(store: ReviewStore, candidates: Sequence[Pair]) -> list[Pair]
 
 
 def write_reviewed_pairs(store: ReviewStore, candidates: Sequence[Pair], path: str | Path | None = None) -> Path:
-    """Write `reviewed_pairs` to `path` (default `reviewed_pairs_path()`, what notebook 05 reads)."""
-    pairs = reviewed_pairs(store, candidates)
-    if not pairs:
-        raise ValueError(f"no accepted or edited candidates in {store.path}: review some first")
-    return save_pairs(pairs, path or reviewed_pairs_path())
+    """Write `reviewed_pairs` to `path` (default `reviewed_pairs_path()`, what notebook 05 reads). A review that
+    accepted nothing writes an empty file: notebook 05 then trains on no GAN pair and says so."""
+    return save_pairs(reviewed_pairs(store, candidates), path or reviewed_pairs_path())

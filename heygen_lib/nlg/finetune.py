@@ -6,34 +6,33 @@ response only (`rows`); the dev loss decides when to stop and which checkpoint t
 
 Causal LMs (GPT-2 family) are the default; encoder-decoder models (T5, BART) work through the same calls, the
 context going to the encoder (`rows`). Everything that differs between transformers versions (argument names that
-were renamed, values whose meaning changed) is handled in `training_arguments` and `_trainer`, nowhere else.
+were renamed, values whose meaning changed) is handled in `hf_training`, nowhere else.
 """
 
 from __future__ import annotations
 
 import ast
-import inspect
 import logging
 import math
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from transformers.utils import logging as hf_logging
 from transformers import (AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer,
-                          EarlyStoppingCallback, PrinterCallback, Trainer, TrainerCallback, TrainingArguments)
+                          EarlyStoppingCallback, PrinterCallback, TrainerCallback, TrainingArguments)
 from transformers.trainer_utils import get_last_checkpoint
 
 from heygen_lib import distributed
 from heygen_lib.data.pairs import Pair
-from heygen_lib.gan.training import TrainingDiverged
 from heygen_lib.nlg.dialogue_format import DialogueFormat, add_format_tokens
+from heygen_lib.nlg.hf_training import (PRECISIONS, StopOnNonFiniteLoss, make_trainer, precision_flags,
+                                        quiet_file_progress, training_arguments)
 from heygen_lib.nlg.rows import RowReport, collator_for, encode_pairs
+from heygen_lib.nlg.standin import standin_dir
 from heygen_lib.paths import artifacts_dir
 from heygen_lib.profile import NlgSizes, Profile, active_profile
 from heygen_lib.profile import device as default_device
@@ -41,7 +40,6 @@ from heygen_lib.tiny_models import build_tiny_causal_lm
 
 FREEZE_STRATEGIES = ("none", "top-k", "head", "lora")
 OPTIMIZERS = {"adamw": "adamw_torch", "sgd": "sgd"}  # our name -> Trainer's `optim`
-PRECISIONS = ("auto", "no", "fp16", "bf16")
 
 
 def model_dir() -> Path:
@@ -55,16 +53,12 @@ MODEL_ENV = "HEYGEN_MODEL"  # a hub name or folder to fine-tune instead of the p
 def base_model(profile: Profile | None = None) -> str:
     """The model fine-tuning starts from, as a name or folder for `load_model`: ``HEYGEN_MODEL`` when set (e.g.
     ``distilgpt2`` on a CPU with a reachable hub), else the profile's hub model (full: distilgpt2), else the small
-    GPT-2 the kit pretrains offline (`pretrain.ensure_pretrained`, built once and cached)."""
+    GPT-2 the kit ships (`standin.standin_dir`, checked against the kit before it is used)."""
     chosen = os.environ.get(MODEL_ENV, "").strip()
     if chosen:
         return chosen
     profile = profile or active_profile()
-    if profile.nlg.model:
-        return profile.nlg.model
-    from heygen_lib.nlg.pretrain import config_for, ensure_pretrained  # pretrain trains through this module
-
-    return str(ensure_pretrained(config_for(profile.pretrain)))
+    return profile.nlg.model or str(standin_dir())
 
 
 def tiny_base_dir() -> Path:
@@ -150,19 +144,6 @@ class FineTuneResult:
     dev_rows: RowReport
     trainable_parameters: int
     seconds: float
-
-
-@contextmanager
-def quiet_file_progress() -> Iterator[None]:
-    """Silence transformers' per-file bars ("Loading weights", "Writing model shards"): a fine-tuning run saves a
-    checkpoint at every evaluation and a notebook would fill with them. Trainer's own progress bar is not affected."""
-    was_enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            hf_logging.enable_progress_bar()
 
 
 def tokenizer_texts(pairs: Sequence[Pair]) -> list[str]:
@@ -271,48 +252,6 @@ def freeze_layers(model: torch.nn.Module, strategy: str, top_k: int = 2) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def training_arguments(**kwargs) -> TrainingArguments:
-    """`TrainingArguments` from this kit's names, translated to what the installed transformers accepts:
-
-    - ``eval_strategy`` was ``evaluation_strategy`` before 4.41;
-    - ``warmup_ratio`` became ``warmup_steps`` given as a float below 1 in 5.x;
-    - ``group_by_length=True`` became ``train_sampling_strategy="group_by_length"`` in 5.x;
-    - ``gradient_checkpointing`` became ``activation_checkpointing`` in 5.x (the old name is a deprecated alias);
-    - ``eval_on_start`` does not exist before 4.41: it is left out there (`fine_tune` then evaluates by hand).
-    """
-    accepted = inspect.signature(TrainingArguments.__init__).parameters
-    renames = {"eval_strategy": "evaluation_strategy", "gradient_checkpointing": "activation_checkpointing"}
-    for new, old in renames.items():
-        if new in kwargs and new not in accepted:
-            kwargs[old] = kwargs.pop(new)
-    if "gradient_checkpointing" in kwargs and "activation_checkpointing" in accepted:
-        kwargs["activation_checkpointing"] = kwargs.pop("gradient_checkpointing")
-    if "warmup_ratio" in kwargs and "warmup_ratio" not in accepted:
-        kwargs["warmup_steps"] = float(kwargs.pop("warmup_ratio"))
-    if "eval_on_start" not in accepted:
-        kwargs.pop("eval_on_start", None)
-    if "group_by_length" in kwargs and "group_by_length" not in accepted:
-        kwargs["train_sampling_strategy"] = "group_by_length" if kwargs.pop("group_by_length") else "random"
-    return TrainingArguments(**kwargs)
-
-
-def _trainer(model, tokenizer, **kwargs) -> Trainer:
-    """A Trainer; the tokenizer is ``processing_class`` since 4.46 (``tokenizer`` before)."""
-    accepted = inspect.signature(Trainer.__init__).parameters
-    key = "processing_class" if "processing_class" in accepted else "tokenizer"
-    return Trainer(model=model, **{key: tokenizer}, **kwargs)
-
-
-def precision_flags(choice: str) -> dict[str, bool]:
-    """``fp16``/``bf16`` arguments for a mixed-precision choice; on a CPU always full precision (fp32)."""
-    if choice not in PRECISIONS:
-        raise ValueError(f"mixed_precision must be one of {PRECISIONS}, got {choice!r}")
-    if not torch.cuda.is_available() or choice == "no":
-        return {}
-    bf16 = choice == "bf16" or (choice == "auto" and torch.cuda.is_bf16_supported())
-    return {"bf16": True} if bf16 else {"fp16": True}
-
-
 def steps_per_epoch(train_rows: int, config: FineTuneConfig) -> int:
     """Optimizer steps in one pass over `train_rows` rows."""
     return max(1, math.ceil(math.ceil(train_rows / config.batch_size) / config.gradient_accumulation))
@@ -355,20 +294,6 @@ class _Records(TrainerCallback):
         return None
 
 
-class StopOnNonFiniteLoss(TrainerCallback):
-    """Stops training at the first NaN or infinite loss (training or dev) with `TrainingDiverged`, naming the step:
-    a diverged run would otherwise go on for its whole budget and its "best checkpoint" would mean nothing. Needs
-    ``logging_nan_inf_filter=False``, or the Trainer replaces a non-finite training loss by the mean of the others."""
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        for key in ("loss", "eval_loss"):
-            value = (logs or {}).get(key)
-            if value is not None and not math.isfinite(value):
-                raise TrainingDiverged(f"the {'dev' if key == 'eval_loss' else 'training'} loss is {value} at step "
-                                       f"{state.global_step}: training stopped (lower the learning rate, or check "
-                                       "the data for empty rows)")
-
-
 class _KnownNotices(logging.Filter):
     """Drops two Trainer warnings that need no action here: that tied weights (GPT-2's LM head is its input
     embedding) are missing from the best checkpoint, where they are stored once and loading restores all their
@@ -392,6 +317,31 @@ class _KnownNotices(logging.Filter):
                 return True
             return not missing <= self.tied
         return "mtime may not be reliable" not in message
+
+
+def trainer_arguments(config: FineTuneConfig, output_dir: Path, total: int, every: int,
+                      progress: bool = True) -> TrainingArguments:
+    """The `TrainingArguments` of one fine-tuning run: `total` optimizer steps, the dev loss every `every` steps
+    (and once before training), a checkpoint at each evaluation and the best one loaded at the end."""
+    return training_arguments(
+        output_dir=str(output_dir), seed=config.seed, data_seed=config.seed,
+        optim=OPTIMIZERS[config.optimizer], learning_rate=config.learning_rate, weight_decay=config.weight_decay,
+        lr_scheduler_type=config.lr_scheduler, warmup_ratio=config.warmup_ratio,
+        per_device_train_batch_size=distributed.per_process_batch(config.batch_size),
+        per_device_eval_batch_size=distributed.per_process_batch(config.batch_size),
+        gradient_accumulation_steps=config.gradient_accumulation, max_steps=total,
+        eval_strategy="steps", eval_steps=every, eval_on_start=True, save_strategy="steps", save_steps=every,
+        save_total_limit=1, save_only_model=not config.resume, load_best_model_at_end=True,
+        metric_for_best_model="eval_loss", greater_is_better=False,
+        logging_strategy="steps", logging_steps=config.logging_steps, logging_nan_inf_filter=False,
+        report_to=config.report_to,
+        gradient_checkpointing=config.gradient_checkpointing, group_by_length=config.group_by_length,
+        remove_unused_columns=False, dataloader_num_workers=0, dataloader_pin_memory=torch.cuda.is_available(),
+        disable_tqdm=not progress,
+        use_cpu=not torch.cuda.is_available(),  # without it, processes on CPUs would each train alone, not together
+        ddp_find_unused_parameters=False,  # frozen parameters need no gradient; the others are all used
+        **precision_flags(config.mixed_precision),
+    )
 
 
 def fine_tune(
@@ -426,31 +376,13 @@ def fine_tune(
     dev_rows, dev_report = encode_pairs(tokenizer, dev, config.max_length, fmt, is_seq2seq(model))
     total = planned_steps(len(train_rows), config)
     every = min(total, max(1, steps_per_epoch(len(train_rows), config) // config.evals_per_epoch))
-    args = training_arguments(
-        output_dir=str(output_dir), seed=config.seed, data_seed=config.seed,
-        optim=OPTIMIZERS[config.optimizer], learning_rate=config.learning_rate, weight_decay=config.weight_decay,
-        lr_scheduler_type=config.lr_scheduler, warmup_ratio=config.warmup_ratio,
-        per_device_train_batch_size=distributed.per_process_batch(config.batch_size),
-        per_device_eval_batch_size=distributed.per_process_batch(config.batch_size),
-        gradient_accumulation_steps=config.gradient_accumulation, max_steps=total,
-        eval_strategy="steps", eval_steps=every, eval_on_start=True, save_strategy="steps", save_steps=every,
-        save_total_limit=1, save_only_model=not config.resume, load_best_model_at_end=True,
-        metric_for_best_model="eval_loss", greater_is_better=False,
-        logging_strategy="steps", logging_steps=config.logging_steps, logging_nan_inf_filter=False,
-        report_to=config.report_to,
-        gradient_checkpointing=config.gradient_checkpointing, group_by_length=config.group_by_length,
-        remove_unused_columns=False, dataloader_num_workers=0, dataloader_pin_memory=torch.cuda.is_available(),
-        disable_tqdm=not progress,
-        use_cpu=not torch.cuda.is_available(),  # without it, processes on CPUs would each train alone, not together
-        ddp_find_unused_parameters=False,  # frozen parameters need no gradient; the others are all used
-        **precision_flags(config.mixed_precision),
-    )
+    args = trainer_arguments(config, output_dir, total, every, progress)
     records = _Records([c for c in callbacks if not isinstance(c, TrainerCallback)])
     trainer_callbacks = [records, StopOnNonFiniteLoss(), *(c for c in callbacks if isinstance(c, TrainerCallback))]
     if config.early_stopping_patience:
         trainer_callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience,
                                                        early_stopping_threshold=config.early_stopping_threshold))
-    trainer = _trainer(trained, tokenizer, args=args, data_collator=collator_for(tokenizer), train_dataset=train_rows,
+    trainer = make_trainer(trained, tokenizer, args=args, data_collator=collator_for(tokenizer), train_dataset=train_rows,
                        eval_dataset=dev_rows, callbacks=trainer_callbacks)
     if not progress:
         trainer.remove_callback(PrinterCallback)  # it would print every log record

@@ -4,24 +4,27 @@ speaks (notebook 05) instead of random weights.
 The recipe is GPT-2's, shrunk to a CPU: a byte-level BPE tokenizer, a decoder-only transformer, and the **causal
 language-modelling loss** (predict every next token) on **packed blocks**: the tokenised conversations are joined
 end to end, each closed by ``<|endoftext|>``, and cut into blocks of ``block_size`` tokens, so no position is
-padding. The corpus is the Chit-Chat Challenge's ~7,000 open-domain chats (`chitchat-dataset`, installed with the
-kit), each rendered in the kit's dialogue format (`DialogueFormat.conversation`) so that the model meets the
-special tokens where fine-tuning puts them. The tokenizer is trained on that text and on the support set's
-**training** conversations (never dev or test: the kit's split by conversation decides), so support words such as
-"parcel" are single tokens.
+padding. The corpus is the Chit-Chat Challenge's open-domain chats (`chitchat-dataset`, installed with the kit),
+each rendered in the kit's dialogue format (`DialogueFormat.conversation`) so that the model meets the special
+tokens where fine-tuning puts them. The tokenizer is trained on that text and on the support set's **training**
+conversations (never dev or test: the kit's split by conversation decides), so support words such as "parcel" are
+single tokens.
 
-Training runs through `transformers`' `Trainer`, the same path as fine-tuning, with fixed seeds. The result is
-cached in ``artifacts/pretrained`` with a manifest (corpus hash, config, transformers version, then steps, final
-loss, seconds): `ensure_pretrained` reuses a folder whose manifest matches the recipe and rebuilds it otherwise.
-``python -m heygen_lib.nlg.pretrain`` builds it outside Jupyter.
+Training runs through `transformers`' `Trainer`, the same path as fine-tuning, with fixed seeds, so the same command
+on the same corpus gives the same weights. The kit ships the result (`heygen_lib.nlg.standin`): pretraining it takes
+tens of minutes on 2 CPU cores, too long to repeat on every fresh machine. ``python -m heygen_lib.nlg.pretrain``
+rebuilds it.
 """
 
 from __future__ import annotations
 
+import argparse
+import copy
 import hashlib
 import json
 import math
 import os
+import platform
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
@@ -34,40 +37,43 @@ from transformers import (GenerationConfig, GPT2Config, GPT2LMHeadModel, PreTrai
                           TrainerCallback)
 
 from heygen_lib.data.cleaning import clean_dialogues
-from heygen_lib.data.loaders import load_chitchat, load_support_set
+from heygen_lib.data.loaders import SUPPORT_FILE, chitchat_path, load_chitchat, load_support_set
 from heygen_lib.data.pairs import split_dialogues
 from heygen_lib.nlg.dialogue_format import DialogueFormat
-from heygen_lib.nlg.finetune import (StopOnNonFiniteLoss, _trainer, collator_for, precision_flags,
-                                     quiet_file_progress, training_arguments)
-from heygen_lib.paths import artifacts_dir, shown_path
-from heygen_lib.profile import PretrainSizes, active_profile
+from heygen_lib.nlg.hf_training import (StopOnNonFiniteLoss, make_trainer, precision_flags, quiet_file_progress,
+                                        training_arguments)
+from heygen_lib.nlg.rows import collator_for
+from heygen_lib.paths import artifacts_dir, data_dir, shown_path
 from heygen_lib.tiny_models import train_tokenizer
 
 MANIFEST = "manifest.json"  # written last: its presence means the folder is complete
+WEIGHTS = "model.safetensors"
+TOKENIZER = "tokenizer.json"
+# Training losses recorded at every one of the first steps: a rebuild of these steps must match them (the cheap
+# reproducibility check in the tests), without paying for the whole run.
+FIRST_STEPS = 20
 
 
 @dataclass(frozen=True)
 class PretrainConfig:
-    """The stand-in's shape and its pretraining budget. The defaults: about 1.6M parameters, a few minutes on 2 CPU
-    cores (distilgpt2: 82M parameters, pretrained on billions of tokens)."""
+    """The stand-in's shape and its pretraining budget: the defaults are the shipped stand-in's recipe, chosen by
+    measuring fine-tuned replies (`notebooks/results/stand_in_sweep.md`); distilgpt2 has 82M parameters, pretrained
+    on billions of tokens."""
 
     vocab_size: int = 6000  # byte-level BPE merges target (GPT-2: 50,257)
     layers: int = 4  # transformer blocks (distilgpt2: 6)
     d_model: int = 128  # width of every token's vector (distilgpt2: 768)
     heads: int = 4  # attention heads; must divide d_model
     block_size: int = 256  # tokens per packed block; also the model's context window (n_positions)
-    dropout: float = 0.0  # one pass over little data: nothing to regularise yet (fine-tuning sets its own)
+    dropout: float = 0.0  # a few passes over 3.6M tokens barely overfit (the held-out loss in the card says so)
     batch_size: int = 8  # blocks per optimizer step: 8 x 256 = 2,048 tokens
-    # optimizer steps (1.2M tokens at the defaults, ~2.5 minutes on 2 CPU cores). Measured over all 88 support test
-    # contexts after the smoke fine-tuning, 3 seeds: 200 steps gave test perplexity 141 and median greedy replies of
-    # 5 words (52% repeats); 600 steps give 119-121 and 12-17 words (15-35% repeats).
-    max_steps: int = 600
+    max_steps: int = 5200  # optimizer steps: 10.6M tokens, about 3 passes over Chit-Chat
     learning_rate: float = 2e-3  # a small model from scratch takes a high rate; distilgpt2-sized ones ~6e-4
-    warmup_ratio: float = 0.05  # share of the steps spent raising the rate from 0
+    warmup_ratio: float = 0.02  # share of the steps spent raising the rate from 0
     weight_decay: float = 0.01
-    conversations: int | None = None  # Chit-Chat conversations to read (None: all ~7,000)
+    conversations: int | None = None  # Chit-Chat conversations to read (None: all)
     dev_blocks: int = 24  # held-out Chit-Chat blocks (never trained on) whose loss is measured during training
-    evals: int = 4  # held-out evaluations after the one before training
+    evals: int = 20  # held-out evaluations after the one before training
     split_seed: int = 0  # the support set's train/dev/test split (the kit's default, as in notebooks 01-06)
     seed: int = 0  # weight initialisation and data order
 
@@ -91,15 +97,20 @@ class PretrainCorpus:
         return hashlib.sha256(payload).hexdigest()
 
 
-def config_for(sizes: PretrainSizes | None = None) -> PretrainConfig:
-    """The pretraining config of a profile's sizes (default: the active profile's)."""
-    sizes = sizes or active_profile().pretrain
-    return PretrainConfig(max_steps=sizes.steps, conversations=sizes.conversations)
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
-def pretrained_dir() -> Path:
-    """Where the stand-in is built and cached (shared by notebooks 04, 05 and 06)."""
-    return artifacts_dir() / "pretrained"
+def source_hashes() -> dict[str, str]:
+    """SHA-256 of the raw files the corpus is made from (Chit-Chat's JSON, the support set): checked in well under
+    a second, where rebuilding the corpus and hashing it (`PretrainCorpus.sha256`) takes seconds."""
+    return {"chitchat-dataset/dataset.json": file_sha256(chitchat_path()),
+            f"data/{SUPPORT_FILE}": file_sha256(data_dir() / SUPPORT_FILE)}
 
 
 def build_corpus(config: PretrainConfig, fmt: DialogueFormat = DialogueFormat()) -> PretrainCorpus:
@@ -166,22 +177,41 @@ class _ProgressBar(TrainerCallback):
 
 
 class _History(TrainerCallback):
-    """Loss records: {"phase": "train"|"dev", "step", "loss"}."""
+    """Loss records, {"phase": "train"|"dev", "step", "loss"}: the training loss of each of the first `FIRST_STEPS`
+    steps and then every `every` steps (the Trainer logs every step), each held-out evaluation; training stops after
+    `stop_after` steps when set."""
 
-    def __init__(self):
-        self.records: list[dict] = []
+    def __init__(self, every: int, stop_after: int | None = None):
+        self.every, self.stop_after, self.records = every, stop_after, []
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        logs = logs or {}
-        for key, phase in (("loss", "train"), ("eval_loss", "dev")):
-            if key in logs:
-                self.records.append({"phase": phase, "step": state.global_step, "loss": float(logs[key])})
+        logs, step = logs or {}, state.global_step
+        if "loss" in logs and (step <= FIRST_STEPS or step % self.every == 0 or step == state.max_steps):
+            self.records.append({"phase": "train", "step": step, "loss": float(logs["loss"])})
+        if "eval_loss" in logs:
+            self.records.append({"phase": "dev", "step": step, "loss": float(logs["eval_loss"])})
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.stop_after is not None and state.global_step >= self.stop_after:
+            control.should_training_stop = True
 
 
-def pretrain(config: PretrainConfig, folder: str | Path, progress: bool = True,
-             corpus: PretrainCorpus | None = None, fmt: DialogueFormat = DialogueFormat()) -> dict:
+def machine() -> dict:
+    """Where a build ran: what a reader needs to compare its wall time with their own."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({platform.machine()})"
+    return {"device": device, "cores": cores, "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
+            "torch": torch.__version__, "transformers": transformers.__version__}
+
+
+def pretrain(config: PretrainConfig, folder: str | Path, progress: bool = True, corpus: PretrainCorpus | None = None,
+             callbacks: Sequence[TrainerCallback] = (), stop_after: int | None = None,
+             fmt: DialogueFormat = DialogueFormat()) -> dict:
     """Build the corpus and tokenizer, pretrain a fresh GPT-2 on packed blocks, save model and tokenizer to
-    `folder` and write the manifest last. Returns the manifest. Stops with `TrainingDiverged` on a non-finite loss."""
+    `folder` and write the manifest last. Returns the manifest. Stops with `TrainingDiverged` on a non-finite loss.
+
+    `stop_after` ends training after that many steps of the same schedule (the reproducibility check rebuilds the
+    first steps this way); `callbacks` are extra `TrainerCallback`s (e.g. saving snapshots along the way)."""
     started = time.perf_counter()
     folder = Path(folder)
     corpus = corpus or build_corpus(config, fmt)
@@ -194,51 +224,88 @@ def pretrain(config: PretrainConfig, folder: str | Path, progress: bool = True,
                          f"at least {needed} (dev_blocks + 1): read more conversations or use smaller blocks")
     dev, train = blocks[: config.dev_blocks], blocks[config.dev_blocks :]
     model = init_model(tokenizer, config)
-    every = max(1, config.max_steps // config.evals)
     checkpoints = folder.parent / f".{folder.name}-checkpoints"
     args = training_arguments(
         output_dir=str(checkpoints), seed=config.seed, data_seed=config.seed, optim="adamw_torch",
         learning_rate=config.learning_rate, weight_decay=config.weight_decay, lr_scheduler_type="cosine",
         warmup_ratio=config.warmup_ratio, per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.batch_size, max_steps=config.max_steps,
-        eval_strategy="steps", eval_steps=every, eval_on_start=True, save_strategy="no",
-        logging_strategy="steps", logging_steps=max(1, config.max_steps // 30), logging_nan_inf_filter=False,
+        eval_strategy="steps", eval_steps=max(1, config.max_steps // config.evals), eval_on_start=True,
+        save_strategy="no", logging_strategy="steps", logging_steps=1, logging_nan_inf_filter=False,
         report_to="none", group_by_length=False, remove_unused_columns=False, dataloader_num_workers=0,
         dataloader_pin_memory=torch.cuda.is_available(), disable_tqdm=True, **precision_flags("auto"),
     )
-    history, bar = _History(), _ProgressBar(config.max_steps, progress)
-    trainer = _trainer(model, tokenizer, args=args, data_collator=collator_for(tokenizer), train_dataset=train,
-                       eval_dataset=dev, callbacks=[history, bar, StopOnNonFiniteLoss()])
+    history = _History(every=max(1, config.max_steps // 100), stop_after=stop_after)
+    bar = _ProgressBar(stop_after or config.max_steps, progress)
+    trainer = make_trainer(model, tokenizer, args=args, data_collator=collator_for(tokenizer), train_dataset=train,
+                           eval_dataset=dev, callbacks=[history, bar, StopOnNonFiniteLoss(), *callbacks])
     trainer.remove_callback(PrinterCallback)  # it would print every log record
     try:
         if not getattr(args, "eval_on_start", False):
             trainer.evaluate()
         trainer.train()
-        trainer.evaluate()  # the held-out loss of the final weights
     finally:
         bar.close()
-    model.eval()
-    model.config.use_cache = True  # the Trainer turns the generation cache off while training
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / MANIFEST).unlink(missing_ok=True)
-    with quiet_file_progress():
-        model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    train_losses = [r["loss"] for r in history.records if r["phase"] == "train"]
+    save_stand_in(model, tokenizer, folder, fmt)
+    train_losses = [r for r in history.records if r["phase"] == "train"]
     manifest = {
-        **recipe(config, corpus),
+        **recipe(config, corpus), "tokenizer_sha256": file_sha256(folder / TOKENIZER),
+        "weights_sha256": file_sha256(folder / WEIGHTS),
         "steps": trainer.state.global_step, "tokens": trainer.state.global_step * config.batch_size * config.block_size,
-        "train_blocks": len(train), "parameters": sum(p.numel() for p in model.parameters()),
-        "final_loss": train_losses[-1], "dev_loss": history.records[-1]["loss"],
-        "seconds": round(time.perf_counter() - started, 1), "history": history.records,
+        "train_blocks": len(train), "epochs": round(trainer.state.global_step * config.batch_size / len(train), 2),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "first_losses": [r["loss"] for r in train_losses[:FIRST_STEPS]], "final_loss": train_losses[-1]["loss"],
+        # the held-out loss of the weights as saved (half precision), which a reload must reproduce
+        "dev_loss": held_out_loss(folder, dev), "seconds": round(time.perf_counter() - started, 1),
+        "machine": machine(), "history": history.records,
     }
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     return manifest
 
 
+def save_stand_in(model: GPT2LMHeadModel, tokenizer: PreTrainedTokenizerFast, folder: Path,
+                  fmt: DialogueFormat = DialogueFormat()) -> None:
+    """Save the weights in half precision (half the size; `from_pretrained` reads them back into fp32, as the
+    config says) and a tokenizer every transformers version from 4.40 on can read."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MANIFEST).unlink(missing_ok=True)
+    saved = copy.deepcopy(model).eval().to(torch.float16)  # a copy: the model itself keeps training in fp32
+    saved.config.use_cache = True  # the Trainer turns the generation cache off while training
+    with quiet_file_progress():
+        saved.save_pretrained(folder)
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    config["dtype"] = config["torch_dtype"] = "float32"  # load as fp32 (transformers 5 reads "dtype", 4 "torch_dtype")
+    (folder / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    tokenizer.backend_tokenizer.save(str(folder / TOKENIZER))
+    (folder / "tokenizer_config.json").write_text(json.dumps(
+        {"tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": tokenizer.model_max_length,
+         **fmt.special_tokens}, indent=2) + "\n", encoding="utf-8")
+
+
+@torch.inference_mode()
+def held_out_loss(folder: str | Path, dev_blocks: Sequence[dict], batch_size: int = 8) -> float:
+    """Mean per-token loss of the saved model on the held-out blocks (all full, so the mean over blocks is the mean
+    over tokens)."""
+    model = GPT2LMHeadModel.from_pretrained(folder).eval()
+    model.loss_type = "ForCausalLM"
+    losses = []
+    for start in range(0, len(dev_blocks), batch_size):
+        ids = torch.tensor([b["input_ids"] for b in dev_blocks[start : start + batch_size]])
+        losses.append(model(input_ids=ids, labels=ids).loss.item() * len(ids))
+    return sum(losses) / len(dev_blocks)
+
+
+def held_out_blocks(config: PretrainConfig, folder: str | Path, corpus: PretrainCorpus | None = None) -> list[dict]:
+    """The held-out blocks a stand-in was measured on, rebuilt with its own tokenizer."""
+    corpus = corpus or build_corpus(config)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(Path(folder) / TOKENIZER))
+    ids = tokenizer(corpus.lm_texts, add_special_tokens=False, verbose=False)["input_ids"]
+    return pack_blocks(ids, config.block_size)[: config.dev_blocks]
+
+
 def recipe(config: PretrainConfig, corpus: PretrainCorpus) -> dict:
-    """What decides the weights: the manifest fields a cached folder must match to be reused."""
-    return {"config": asdict(config), "corpus_sha256": corpus.sha256(), "transformers": transformers.__version__}
+    """What decides the weights: the config and what the corpus is made of."""
+    return {"config": asdict(config), "corpus_sha256": corpus.sha256(), "sources": source_hashes()}
 
 
 def read_manifest(folder: str | Path) -> dict | None:
@@ -249,43 +316,36 @@ def read_manifest(folder: str | Path) -> dict | None:
         return None
 
 
-def ensure_pretrained(config: PretrainConfig | None = None, folder: str | Path | None = None,
-                      progress: bool = True) -> Path:
-    """The pretrained stand-in's folder (loadable with `finetune.load_model`): reused when its manifest matches
-    `config` (default: the active profile's, `config_for`) and the corpus, pretrained afresh otherwise."""
-    config = config or config_for()
-    folder = Path(folder) if folder else pretrained_dir()
-    corpus = build_corpus(config)
-    manifest = read_manifest(folder)
-    wanted = recipe(config, corpus)
-    if manifest is None or any(manifest.get(key) != value for key, value in wanted.items()):
-        # Every core, whatever the caller set: notebook 04 runs its small models on one thread, and pretraining on
-        # one is 1.7x slower on 2 cores (0.83 against 0.48 s per step of 8 x 256 tokens).
-        threads = torch.get_num_threads()
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        torch.set_num_threads(cores)
-        try:
-            pretrain(config, folder, progress, corpus)
-        finally:
-            torch.set_num_threads(threads)
-    return folder
+def build(config: PretrainConfig, folder: str | Path, progress: bool = True) -> dict:
+    """Pretrain on every core, whatever the caller set (one thread is 1.7x slower on 2 cores), and give the
+    caller's thread setting back."""
+    threads = torch.get_num_threads()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    torch.set_num_threads(cores)
+    try:
+        return pretrain(config, folder, progress)
+    finally:
+        torch.set_num_threads(threads)
 
 
-def random_init_copy(folder: str | Path, seed: int | None = None) -> Path:
-    """The stand-in's architecture and tokenizer with fresh random weights (never trained), saved beside it: the
-    "from scratch" side of *what pretraining buys*. Same seed, same weights."""
+def rebuilt_dir() -> Path:
+    """Where ``python -m heygen_lib.nlg.pretrain`` builds a stand-in (the kit uses it when the shipped one no
+    longer matches the kit)."""
+    return artifacts_dir() / "pretrained"
+
+
+def random_init_copy(folder: str | Path, target: str | Path | None = None, seed: int | None = None) -> Path:
+    """The stand-in's architecture and tokenizer with fresh random weights (never trained), saved to `target`
+    (default ``artifacts/pretrained-random-init``): the "from scratch" side of *what pretraining buys*. Same seed,
+    same weights."""
     folder = Path(folder)
     manifest = read_manifest(folder)
     if manifest is None:
-        raise FileNotFoundError(f"{folder} holds no pretrained stand-in: call ensure_pretrained() first")
+        raise FileNotFoundError(f"{shown_path(folder)} holds no pretrained stand-in (no {MANIFEST})")
     config = replace(PretrainConfig(**manifest["config"]), **({} if seed is None else {"seed": seed}))
-    target = folder.parent / f"{folder.name}-random-init"
+    target = Path(target) if target else artifacts_dir() / "pretrained-random-init"
     tokenizer = PreTrainedTokenizerFast.from_pretrained(folder)
-    model = init_model(tokenizer, config)
-    target.mkdir(parents=True, exist_ok=True)
-    with quiet_file_progress():
-        model.save_pretrained(target)
-    tokenizer.save_pretrained(target)
+    save_stand_in(init_model(tokenizer, config), tokenizer, target)
     return target
 
 
@@ -294,15 +354,18 @@ def loss_to_perplexity(loss: float) -> float:
     return math.exp(loss) if loss < 700 else math.inf
 
 
-def main() -> None:
-    """``python -m heygen_lib.nlg.pretrain``: build (or reuse) the active profile's stand-in and say what it is."""
-    started = time.perf_counter()
-    folder = ensure_pretrained()
-    manifest = read_manifest(folder)
-    print(f"{shown_path(folder)}: {manifest['parameters']:,} parameters, {manifest['steps']} steps ({manifest['tokens']:,} "
-          f"tokens) in {manifest['seconds']:.0f} s when built; final training loss {manifest['final_loss']:.3f}, "
-          f"held-out perplexity {loss_to_perplexity(manifest['dev_loss']):.1f}; this call: "
-          f"{time.perf_counter() - started:.0f} s")
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m heygen_lib.nlg.pretrain``: rebuild the stand-in from `PretrainConfig`'s defaults."""
+    parser = argparse.ArgumentParser(prog="python -m heygen_lib.nlg.pretrain", description=main.__doc__)
+    parser.add_argument("--out", type=Path, default=None,
+                        help="folder to build into (default: artifacts/pretrained, which the kit uses when the "
+                             "shipped stand-in does not match the kit's corpus or config)")
+    args = parser.parse_args(argv)
+    folder = args.out or rebuilt_dir()
+    manifest = build(PretrainConfig(), folder)
+    print(f"{shown_path(folder)}: {manifest['parameters']:,} parameters, {manifest['steps']} steps "
+          f"({manifest['tokens']:,} tokens, {manifest['epochs']} passes) in {manifest['seconds']:.0f} s; final "
+          f"training loss {manifest['final_loss']:.3f}, held-out perplexity {loss_to_perplexity(manifest['dev_loss']):.1f}")
 
 
 if __name__ == "__main__":
