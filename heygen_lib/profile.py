@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
+from heygen_lib.settings import SettingError
+
 ENV_VAR = "HEYGEN_PROFILE"
 
 
@@ -168,12 +170,8 @@ PROFILES = {
 }
 
 
-class ProfileError(ValueError):
-    """``HEYGEN_PROFILE`` names no profile. A user's setting, not a bug: Jupyter shows the message alone, without a
-    traceback (IPython's ``_render_traceback_`` hook), and the kit's commands print it as one line."""
-
-    def _render_traceback_(self) -> list[str]:
-        return [f"{type(self).__name__}: {self}"]
+class ProfileError(SettingError):
+    """``HEYGEN_PROFILE`` names no profile: one line in Jupyter and at the command line, as every `SettingError`."""
 
 
 def active_profile() -> Profile:
