@@ -11,10 +11,12 @@ import os
 import platform
 import sys
 from dataclasses import dataclass
-
-import torch
+from typing import TYPE_CHECKING
 
 from heygen_lib.settings import SettingError
+
+if TYPE_CHECKING:  # torch is imported where a device is asked for: the commands' --help never waits for it
+    import torch
 
 ENV_VAR = "HEYGEN_PROFILE"
 
@@ -178,6 +180,8 @@ def active_profile() -> Profile:
     """The profile named by ``HEYGEN_PROFILE``, or the automatic choice for this machine."""
     name = os.environ.get(ENV_VAR, "auto").strip().lower() or "auto"
     if name == "auto":
+        import torch
+
         name = "full" if torch.cuda.is_available() else "smoke"
     if name not in PROFILES:
         choices = ", ".join([*PROFILES, "auto"])
@@ -187,12 +191,15 @@ def active_profile() -> Profile:
 
 def device() -> torch.device:
     """The device models run on: the GPU when there is one."""
+    import torch
+
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def environment_report(profile: Profile | None = None) -> str:
     """A few lines to print at the top of every notebook: profile, versions, device."""
     import ipywidgets
+    import torch
     import transformers
 
     profile = profile or active_profile()

@@ -18,7 +18,6 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TextIO
 
-from heygen_lib.chat.chatbot import load_chatbot
 from heygen_lib.chat.decoding import STRATEGIES, DecodingConfig
 from heygen_lib.chat.feedback import FeedbackStore, feedback_path
 
@@ -61,15 +60,16 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None, stdout: Tex
     """Run the chat loop until /quit, Ctrl-D (end of input) or a Ctrl-C while waiting for input; returns the exit
     status (2: the model, the settings or the feedback path is unusable)."""
     stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
-    args = parse_args(argv)
-    if args.model is None:
-        from heygen_lib.nlg.finetune import model_dir
-
-        args.model = model_dir()
     try:
+        args = parse_args(argv)
         decoding = DecodingConfig(**{f.name: getattr(args, f.name) for f in fields(DecodingConfig)})
         store = FeedbackStore(args.feedback)
         store.log.check_writable()
+        # torch and transformers load only now, once the settings are known to be good (about 20 s on 2 cores)
+        from heygen_lib.chat.chatbot import load_chatbot
+        from heygen_lib.nlg.finetune import model_dir
+
+        args.model = args.model or model_dir()
         bot = load_chatbot(args.model, decoding)
     except (ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
