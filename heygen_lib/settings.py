@@ -76,7 +76,7 @@ def model_name_or_folder(value: str, setting: str) -> str:
         if not (path / "config.json").is_file():
             raise setting_error(setting, value, "holds no saved model (no config.json); give the folder that "
                                                 f"save_pretrained wrote{unset}")
-        return value
+        return str(path)
     if not _HUB_NAME.fullmatch(value) or ".." in value or "--" in value:
         raise setting_error(setting, value, f"is neither a folder nor a hub name (like distilgpt2 or org/name); give "
                                             f"a saved model's folder or a hub name{unset}")

@@ -20,6 +20,7 @@ from typing import TextIO
 
 from heygen_lib.chat.decoding import STRATEGIES, DecodingConfig
 from heygen_lib.chat.feedback import FeedbackStore, feedback_path
+from heygen_lib.settings import input_folder
 
 HELP = ("/good, /bad: rate the last reply · /fix TEXT: save a better reply · /reset · /help · /quit "
         "· Ctrl-C stops a reply, Ctrl-D quits")
@@ -62,6 +63,9 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None, stdout: Tex
     stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
     try:
         args = parse_args(argv)
+        if args.model is not None:
+            args.model = input_folder(args.model, "--model", "give the folder of a fine-tuned model (run notebook 05 "
+                                                             "to save one in artifacts/nlg/model)")
         decoding = DecodingConfig(**{f.name: getattr(args, f.name) for f in fields(DecodingConfig)})
         store = FeedbackStore(args.feedback)
         store.log.check_writable()

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from heygen_lib.profile import PROFILES, DialogueGanSizes, active_profile
+from heygen_lib.settings import model_name_or_folder
 
 # torch and transformers load once the work starts (`distributed` too): --help and a mistyped flag answer at once.
 
@@ -84,6 +85,8 @@ def sample_shards(args: argparse.Namespace, sizes: DialogueGanSizes) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
+        if args.model:
+            args.model = model_name_or_folder(args.model, "--model")
         sizes = sizes_for(args)
         shards = sample_shards(args, sizes)  # refused before any work
         from heygen_lib import distributed

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from heygen_lib.data.loaders import CORPORA
 from heygen_lib.paths import artifacts_dir, shown_path
 from heygen_lib.profile import PROFILES, active_profile
+from heygen_lib.settings import model_name_or_folder, output_folder
 
 # torch and transformers (about 20 s to import on 2 busy cores) load in `run`, once the work starts: --help and a
 # mistyped flag answer at once.
@@ -80,9 +81,20 @@ def build_config(args: argparse.Namespace, sizes) -> FineTuneConfig:
     return replace(config, **{name: value for name, value in flags.items() if value is not None})
 
 
+def check_paths(args: argparse.Namespace) -> None:
+    """Refuse a --model, --output or --run-dir that cannot work, in one line, before anything loads."""
+    if args.model not in (None, "tiny"):
+        args.model = model_name_or_folder(args.model, "--model")
+    for flag, what in (("output", "give a folder to save the model in"),
+                       ("run_dir", "give a folder for checkpoints and logs")):
+        if getattr(args, flag) is not None:
+            setattr(args, flag, output_folder(getattr(args, flag), f"--{flag.replace('_', '-')}", what))
+
+
 def run(args: argparse.Namespace, callbacks: Sequence = ()) -> Path:
     """Load the pairs and the model, fine-tune, save on rank 0; returns the model folder. `callbacks` go to
     `fine_tune` (loss-record functions or TrainerCallbacks)."""
+    check_paths(args)
     from heygen_lib import distributed
     from heygen_lib.data import prepare_pairs
     from heygen_lib.nlg.finetune import (base_model, fine_tune, load_model, model_dir, quiet_file_progress,
@@ -109,10 +121,6 @@ def run(args: argparse.Namespace, callbacks: Sequence = ()) -> Path:
                     f"pairs; {processes} process{'es' if processes > 1 else ''}, "
                     f"{distributed.per_process_batch(config.batch_size)} rows each per forward pass")
     distributed.say(str(config))
-    if str(name).startswith(("/", ".", "~")):  # a folder, not a hub name
-        name = Path(name).expanduser()
-        if not name.is_dir():
-            raise FileNotFoundError(f"--model {args.model}: no such folder (give a saved model's folder or a hub name)")
     try:
         model, tokenizer = load_model(name, device=distributed.device())
     except OSError as err:
