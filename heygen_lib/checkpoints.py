@@ -18,6 +18,8 @@ from typing import Any
 
 import torch
 
+from heygen_lib.jsonl_log import os_error
+
 
 class CheckpointError(ValueError):
     """A checkpoint file that cannot be used: unreadable, not the kit's, or written with another config."""
@@ -44,7 +46,8 @@ def temporary_path(path: str | Path) -> Path:
 
 def write_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
     """Save `state` to `path` through a temporary file, fsynced before the rename, so a crash mid-save never leaves
-    half a checkpoint; on an error the temporary file is removed."""
+    half a checkpoint; on an error the temporary file is removed, and a failed write (a full disk) is an `OSError`
+    naming the checkpoint."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_path(path)
@@ -54,8 +57,13 @@ def write_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
             f.flush()
             os.fsync(f.fileno())
         tmp.replace(path)
-    except BaseException:
+    except BaseException as err:
         tmp.unlink(missing_ok=True)
+        # torch's writer reports a failed write as a RuntimeError ("unexpected pos ..."), the OSError as its context
+        cause = err if isinstance(err, OSError) else err.__context__ if isinstance(err, RuntimeError) else None
+        if isinstance(cause, OSError):
+            raise os_error(cause, f"could not save the checkpoint {path}: {cause.strerror or cause}; the previous "
+                                  "checkpoint there is unchanged (is the disk full?)") from err
         raise
     directory = os.open(path.parent, os.O_RDONLY)
     try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -46,11 +47,45 @@ def utc_timestamp() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _os_error(cause: OSError, message: str) -> OSError:
-    """An `OSError` that reads as `message` alone (no "[Errno n]" prefix) and keeps the cause's errno."""
-    err = OSError(message)
-    err.errno = cause.errno
+def os_error(cause: BaseException, message: str) -> OSError:
+    """An `OSError` that reads as `message` alone (no "[Errno n]" prefix) and keeps the cause's type (e.g.
+    PermissionError) and errno."""
+    err = type(cause)(message) if isinstance(cause, OSError) else OSError(message)
+    err.errno = getattr(cause, "errno", None)
     return err
+
+
+def lone_surrogate(text: str) -> str:
+    """The first lone surrogate in `text` as an escape (e.g. "\\ud800"), or "": a JSON escape like \\ud800 without
+    its pair decodes to one, and it then fails far away, wherever the text is encoded."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        return f"\\u{ord(text[err.start]):04x}"
+    return ""
+
+
+def unstorable(value: Any, where: str = "") -> tuple[str, str] | None:
+    """The first field of `value` that strict JSON in UTF-8 cannot hold, and why: ``("meta.score", "holds nan; nan
+    is not a JSON number ...")``; None when every field can. A NaN or infinite number (``json`` would write ``NaN``,
+    which no JSON reader need accept and the kit's loaders refuse) or a lone surrogate (UTF-8 cannot encode it)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return where, f"holds {value}; {value} is not a JSON number (write null or a finite number)"
+    if isinstance(value, str):
+        surrogate = lone_surrogate(value)
+        return (where, f"holds {surrogate}, half of a UTF-16 pair: not a character, and UTF-8 cannot hold it "
+                       "(remove it, or write the whole character)") if surrogate else None
+    if isinstance(value, dict):
+        named = ((f"{where}.{key}" if where else str(key), key, item) for key, item in value.items())
+    elif isinstance(value, list | tuple):
+        named = ((f"{where}[{i}]", None, item) for i, item in enumerate(value))
+    else:
+        return None
+    for inner, key, item in named:
+        problem = (unstorable(key, inner) if isinstance(key, str) else None) or unstorable(item, inner)
+        if problem:
+            return problem
+    return None
 
 
 def _write_all(fd: int, data: bytes, size: int, path: Path) -> None:
@@ -65,7 +100,7 @@ def _write_all(fd: int, data: bytes, size: int, path: Path) -> None:
             written += n
     except OSError as err:
         os.ftruncate(fd, size)  # no partial record stays behind to be read as a cut line
-        raise _os_error(err, f"could not save the record to {path}: {err.strerror or err}; nothing was written "
+        raise os_error(err, f"could not save the record to {path}: {err.strerror or err}; nothing was written "
                              "(is the disk full?)") from err
 
 
@@ -94,18 +129,22 @@ class JsonlLog:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644))
         except OSError as err:
-            raise _os_error(err, f"cannot write to {self.path}: {err.strerror or err}") from None
+            raise os_error(err, f"cannot write to {self.path}: {err.strerror or err}") from None
 
     def append(self, record: dict[str, Any]) -> None:
         """Write `record` as one line and make it durable before returning."""
         if not isinstance(record, dict):
             raise TypeError(f"a log record must be a dict, got {type(record).__name__}")
-        line = json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n"
+        problem = unstorable(record)  # refused before the file is touched: the log stays as it was
+        if problem:
+            raise ValueError(f"cannot save the record to {self.path}: field '{problem[0]}' {problem[1]}; nothing "
+                             "was written")
+        line = (json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
         with self._locked() as fd:
             size = os.fstat(fd).st_size
             if size and os.pread(fd, 1, size - 1) != b"\n":  # a crash cut the last line: never write onto it
-                line = "\n" + line
-            _write_all(fd, line.encode("utf-8"), size, self.path)
+                line = b"\n" + line
+            _write_all(fd, line, size, self.path)
             os.fsync(fd)
 
     def read(self) -> LogContents:

@@ -8,17 +8,27 @@ models and data sets earlier notebooks made. Without it, artifacts go to the kit
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from pathlib import Path
+
+from heygen_lib.settings import input_folder, output_folder
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS_ENV = "HEYGEN_ARTIFACTS_DIR"
+DATA_ENV = "HEYGEN_DATA_DIR"
 # What a fresh artifacts folder still shares with the usual one: the record of lesson checks.
 SHARED_CACHES = ("lessons",)
 
 
 def data_dir() -> Path:
-    """The kit's `data/` folder (``HEYGEN_DATA_DIR`` overrides it)."""
-    return Path(os.environ.get("HEYGEN_DATA_DIR", PROJECT_ROOT / "data"))
+    """The kit's `data/` folder (``HEYGEN_DATA_DIR`` overrides it: an existing folder, checked on first use)."""
+    chosen = os.environ.get(DATA_ENV, "").strip()
+    return _chosen_data_dir(chosen) if chosen else PROJECT_ROOT / "data"
+
+
+@lru_cache
+def _chosen_data_dir(value: str) -> Path:
+    return input_folder(value, DATA_ENV, f"point it at the folder that holds your data files, or unset {DATA_ENV}")
 
 
 def runs_dir() -> Path:
@@ -27,8 +37,16 @@ def runs_dir() -> Path:
 
 
 def artifacts_dir() -> Path:
-    """Where the kit writes what it makes and reuses: tiny models, checkpoints, exported data (git-ignored)."""
-    return Path(os.environ.get(ARTIFACTS_ENV, PROJECT_ROOT / "artifacts"))
+    """Where the kit writes what it makes and reuses: tiny models, checkpoints, exported data (git-ignored).
+    ``HEYGEN_ARTIFACTS_DIR`` moves it: a folder the kit can write to or create, checked on first use."""
+    chosen = os.environ.get(ARTIFACTS_ENV, "").strip()
+    return _chosen_artifacts_dir(chosen) if chosen else PROJECT_ROOT / "artifacts"
+
+
+@lru_cache
+def _chosen_artifacts_dir(value: str) -> Path:
+    return output_folder(value, ARTIFACTS_ENV, "point it at a folder you can write to (it is created if missing), "
+                                               f"or unset {ARTIFACTS_ENV}")
 
 
 def fresh_artifacts_dir(folder: Path) -> Path:

@@ -11,8 +11,12 @@ import os
 import platform
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
+from heygen_lib.settings import SettingError
+
+if TYPE_CHECKING:  # torch is imported where a device is asked for: the commands' --help never waits for it
+    import torch
 
 ENV_VAR = "HEYGEN_PROFILE"
 
@@ -163,18 +167,16 @@ PROFILES = {
 }
 
 
-class ProfileError(ValueError):
-    """``HEYGEN_PROFILE`` names no profile. A user's setting, not a bug: Jupyter shows the message alone, without a
-    traceback (IPython's ``_render_traceback_`` hook), and the kit's commands print it as one line."""
-
-    def _render_traceback_(self) -> list[str]:
-        return [f"{type(self).__name__}: {self}"]
+class ProfileError(SettingError):
+    """``HEYGEN_PROFILE`` names no profile: one line in Jupyter and at the command line, as every `SettingError`."""
 
 
 def active_profile() -> Profile:
     """The profile named by ``HEYGEN_PROFILE``, or the automatic choice for this machine."""
     name = os.environ.get(ENV_VAR, "auto").strip().lower() or "auto"
     if name == "auto":
+        import torch
+
         name = "full" if torch.cuda.is_available() else "smoke"
     if name not in PROFILES:
         choices = ", ".join([*PROFILES, "auto"])
@@ -184,12 +186,15 @@ def active_profile() -> Profile:
 
 def device() -> torch.device:
     """The device models run on: the GPU when there is one."""
+    import torch
+
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def environment_report(profile: Profile | None = None) -> str:
     """A few lines to print at the top of every notebook: profile, versions, device."""
     import ipywidgets
+    import torch
     import transformers
 
     profile = profile or active_profile()

@@ -5,6 +5,7 @@ Every panel runs once with its defaults when it is built, so a headless run show
 
 from __future__ import annotations
 
+import html
 import itertools
 import random
 from collections.abc import Callable, Mapping, Sequence
@@ -18,22 +19,51 @@ from heygen_lib.data import Dialogue, Pair, build_pairs, format_pair, split_dial
 from heygen_lib.data.stats import response_lengths
 
 
+def status_html(text: str, error: bool = False) -> str:
+    """A widget's status line: `text`, escaped, in red when it reports an error."""
+    return f"<span style='color: {'#b00020' if error else '#555'}'>{html.escape(text)}</span>"
+
+
+def error_text(err: BaseException) -> str:
+    """An error in one line for a status line: its type and the first line of its message."""
+    message = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {message[0]}" if message else type(err).__name__
+
+
+def errors_said_in(status: w.HTML, handler: Callable) -> Callable:
+    """`handler` (for ``on_click``, ``on_submit``, ``observe``) saying any error it raises in the `status` line:
+    ipywidgets sends a callback's error to its log, which nobody sees."""
+    def handle(*args) -> None:
+        try:
+            handler(*args)
+        except Exception as err:
+            status.value = status_html(error_text(err), error=True)
+    return handle
+
+
 def run_panel(
     controls: Sequence[w.Widget], action: Callable[[w.Output], None], title: str, run_now: bool = True
 ) -> w.VBox:
-    """Controls, a Run button and an Output; pressing Run (or building the panel, unless `run_now` is False) calls
-    `action(output)`. The box's `run()` does what pressing Run does."""
+    """Controls, a Run button, a status line and an Output; pressing Run (or building the panel, unless `run_now`
+    is False) calls `action(output)`. The box's `run()` does what pressing Run does. An error in `action` is said in
+    the status line (box.status): a click's error would otherwise reach only the widget log, outside a kernel."""
     button = w.Button(description="Run", button_style="primary", icon="play")
+    status = w.HTML()
     output = w.Output()
 
     def on_click(_=None) -> None:
+        status.value = ""
         with output:
             output.clear_output(wait=True)
-            action(output)
+            try:
+                action(output)
+            except Exception as err:
+                status.value = status_html(error_text(err), error=True)
+                raise  # in a kernel the Output shows the traceback below the status line
 
     button.on_click(on_click)
-    box = w.VBox([w.HTML(f"<b>{title}</b>"), *controls, button, output])
-    box.run = on_click
+    box = w.VBox([w.HTML(f"<b>{title}</b>"), *controls, button, status, output])
+    box.run, box.status = on_click, status
     if run_now:
         on_click()
     return box

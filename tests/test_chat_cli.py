@@ -128,3 +128,65 @@ def test_a_damaged_model_file_is_one_error_line(chat_model_folder, tmp_path, cap
     err = capsys.readouterr().err
     assert status == 2 and err.count("\n") == 1
     assert err.startswith(f"error: {broken}: the saved model could not be read")
+
+
+def run_chat(folder, tmp_path, *, hook: str = "", **popen):
+    """``python -m heygen_lib.chat`` in a child process, after `hook` (Python run first, e.g. to fake a Ctrl-C)."""
+    code = (f"{hook}\nimport runpy, sys\nsys.argv = ['heygen_lib.chat', *sys.argv[1:]]\n"
+            "runpy.run_module('heygen_lib.chat', run_name='__main__', alter_sys=True)")
+    command = [sys.executable, "-c", code, "--model", str(folder), "--feedback", str(tmp_path / "fb.jsonl"),
+               "--max-new-tokens", "3"]
+    return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
+
+
+def test_ctrl_c_while_torch_loads_is_one_line_without_a_traceback(chat_model_folder, tmp_path):
+    # A real Ctrl-C (SIGINT) arrives as torch starts to import. Left to Python, the KeyboardInterrupt lands wherever the
+    # import happens to be, and a library's own ``except:`` can swallow it and leave half-imported modules behind.
+    # The finder below does both: sends the signal as torch starts to import, and swallows the KeyboardInterrupt.
+    hook = ("import os, signal, sys, time\nclass CtrlC:\n    def find_spec(self, name, path=None, target=None):\n"
+            "        if name == 'torch':\n            try:\n                os.kill(os.getpid(), signal.SIGINT)\n"
+            "                time.sleep(1)\n            except KeyboardInterrupt:\n                pass\n"
+            "sys.meta_path.insert(0, CtrlC())")
+    child = run_chat(chat_model_folder, tmp_path, hook=hook)
+    out, err = child.communicate(b"hello\n", timeout=120)
+    assert child.returncode == 130 and out == b""
+    assert err.decode() == "(interrupted while loading the model: nothing was saved)\n"
+
+
+def test_a_reader_that_goes_away_ends_the_chat_quietly(chat_model_folder, tmp_path):
+    """``python -m heygen_lib.chat ... | head -1``: the first line is read, then nobody reads."""
+    child = run_chat(chat_model_folder, tmp_path)
+    assert child.stdout.readline().startswith(b"model ")
+    child.stdout.close()  # like head -1 exiting
+    _, err = child.communicate(b"hello\n/good\nwhere is my parcel\n" * 3, timeout=120)
+    assert child.returncode == 0 and err == b""
+
+
+def test_an_unknown_command_is_one_line_listing_the_commands_and_never_reaches_the_bot(chat_model_folder, tmp_path,
+                                                                                     monkeypatch):
+    from heygen_lib.chat.chatbot import Chatbot
+
+    sent = []
+
+    def stream(self, message):
+        sent.append(message)
+        yield "ok"
+
+    monkeypatch.setattr(Chatbot, "stream", stream)
+    status, out = chat(chat_model_folder, tmp_path, ["/hlep", "/goood me", "/"])
+    assert status == 0 and sent == []
+    lines = [line for line in out.splitlines() if "unknown command" in line]
+    assert lines == [f"(unknown command {c}; commands: /good /bad /fix TEXT /reset /help /quit)"
+                     for c in ("/hlep", "/goood", "/")]
+
+
+def test_bidi_and_zero_width_characters_never_reach_the_feedback_store(chat_model_folder, tmp_path):
+    hidden = "\u202e\u200b\u200e\u2066\ufeff\u2060"  # right-to-left override, zero-width space, LRM, isolate, BOM, WJ
+    status, _ = chat(chat_model_folder, tmp_path, [f"where is my {hidden}parcel", "/good",
+                                                    f"/fix Sorry{hidden}! It ships \u200btoday 👩\u200d💻"])
+    assert status == 0
+    events = FeedbackStore(tmp_path / "fb.jsonl").load().events
+    assert [e.context[0].text for e in events] == ["where is my parcel"] * 2
+    assert events[1].correction == "Sorry! It ships today 👩\u200d💻"  # the joiner of an emoji sequence stays
+    stored = (tmp_path / "fb.jsonl").read_text(encoding="utf-8")
+    assert not any(char in stored for char in hidden)

@@ -155,3 +155,16 @@ def test_hand_edited_events_of_the_wrong_shape_are_skipped_with_line_and_field(t
     with pytest.raises(ValueError, match="field 'response'"):
         store.record_rating("c", 1, [Turn("customer", "hi")], None, "good")
     assert len(store.load().events) == 1
+
+
+def test_the_store_keeps_no_invisible_characters_whoever_records(tmp_path):
+    """The widget and scripts record through the store directly: it strips what the chat strips."""
+    store = FeedbackStore(tmp_path / "feedback.jsonl")
+    hidden = "\u202e\u200b\x1b"
+    store.record_rating("c1", 1, (Turn("customer", f"where{hidden} is it?"),), f"on its{hidden} way", "good")
+    store.record_correction("c1", 1, CONTEXT, "r", f"It ships{hidden} today\n(tracking by e-mail)")
+    rating, correction = store.load().events
+    assert rating.context[0].text == "where is it?" and rating.response == "on its way"
+    assert correction.correction == "It ships today\n(tracking by e-mail)"
+    with pytest.raises(ValueError, match="empty correction"):
+        store.record_correction("c1", 1, CONTEXT, "r", hidden)  # nothing visible left

@@ -117,3 +117,11 @@ def test_every_control_label_is_shown_whole(chat):
     controls = [chat.strategy, chat.temperature, chat.top_k, chat.top_p, chat.repetition_penalty, chat.num_beams,
                 chat.max_new_tokens, chat.turn]
     assert all(c.style.description_width == "initial" for c in controls)
+
+
+def test_feedback_the_store_refuses_is_said_in_the_status_line(model_and_tokenizer, tmp_path):
+    bot = Chatbot(*model_and_tokenizer, DecodingConfig("greedy", max_new_tokens=5))
+    chat = ChatWidget(bot, FeedbackStore(tmp_path / "feedback.jsonl"), model_name="tiny\ud800")  # not encodable
+    send(chat, "hello")
+    chat.good_button.click()
+    assert "not saved" in chat.status.value and FeedbackStore(chat.store.path).load().events == []

@@ -112,3 +112,19 @@ def test_a_checkpoint_from_before_a_new_field_defaulting_to_none_names_that_fiel
     path = saved(tmp_path)  # written with Config: no warmup
     with pytest.raises(CheckpointError, match=r"another ConfigWithWarmup; warmup: saved '\(missing\)', now None$"):
         read_checkpoint(path, CPU, ConfigWithWarmup())
+
+
+def test_a_full_disk_is_an_error_naming_the_checkpoint_and_the_previous_one_stays(tmp_path):
+    import resource
+
+    path = saved(tmp_path)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, hard))  # writes past 4 KB fail, as on a full disk
+    try:
+        with pytest.raises(OSError) as caught:
+            write_checkpoint({"config": {"lr": 0.1, "steps": 10}, "w": torch.zeros(100_000)}, path)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert str(caught.value).startswith(f"could not save the checkpoint {path}: ")
+    assert "the previous checkpoint there is unchanged" in str(caught.value)
+    assert not temporary_path(path).exists() and read_checkpoint(path, CPU, Config())["w"].tolist() == [0, 1, 2]

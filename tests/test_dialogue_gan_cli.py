@@ -17,8 +17,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def built(monkeypatch, tmp_path):
-    """Stands in for the pipeline: records what it was asked to build."""
+    """Stands in for the pipeline: records what it was asked to build. The base models the tests name are folders
+    of the working directory (a --model is checked before the work starts)."""
     calls = []
+    monkeypatch.chdir(tmp_path)
+    for name in ("some-folder", "m"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text("{}")
 
     def build(sizes, base, seed=0, progress=False, sample_shards=1):
         calls.append({"sizes": sizes, "base": base, "seed": seed, "sample_shards": sample_shards})

@@ -45,3 +45,24 @@ def test_an_empty_edit_is_refused_and_nothing_is_stored(tmp_path):
     widget.response.value = "   "
     widget.save_edit.click()
     assert store.history() == [] and "needs text" in widget.status.value and widget.current is not None
+
+
+def test_a_decision_that_cannot_be_written_is_said_in_the_status_line_and_the_pair_stays(tmp_path):
+    import html
+
+    pairs = candidates(2)
+    (tmp_path / "a-file").write_text("")
+    store = ReviewStore(tmp_path / "a-file" / "decisions.jsonl")  # its folder cannot be made: nothing can be written
+    widget = ReviewWidget(store, pairs)
+    widget.accept.click()
+    shown = html.unescape(widget.status.value)
+    assert "not saved" in shown and str(store.path.parent) in shown
+    assert widget.current == pairs[0] and "0 of 2 reviewed" in widget.progress.value
+
+
+def test_a_store_that_cannot_be_read_any_more_is_said_in_the_status_line(tmp_path):
+    store = ReviewStore(tmp_path / "decisions.jsonl")
+    widget = ReviewWidget(store, candidates(2))
+    store.path.mkdir()  # the file became something that cannot be read
+    widget.skip.click()
+    assert "IsADirectoryError" in widget.status.value and "decisions.jsonl" in widget.status.value

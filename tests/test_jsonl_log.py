@@ -141,3 +141,36 @@ def test_check_writable_creates_an_empty_log_or_raises_naming_the_file(tmp_path)
     with pytest.raises(OSError, match=rf"^cannot write to {folder.path}: Is a directory$") as raised:
         folder.check_writable()
     assert raised.value.errno == errno.EISDIR
+
+
+@pytest.mark.parametrize("record, field, says", [
+    ({"text": "fixed \ud800 reply"}, "text", "holds \\ud800, half of a UTF-16 pair"),
+    ({"decoding": {"temperature": float("nan")}}, "decoding.temperature", "nan is not a JSON number"),
+    ({"context": [{"text": "ok"}, {"text": "\udfff"}]}, "context[1].text", "holds \\udfff"),
+])
+def test_a_record_json_cannot_hold_is_refused_naming_file_and_field_and_the_log_stays_as_it_was(tmp_path, record,
+                                                                                                field, says):
+    log = JsonlLog(tmp_path / "new.jsonl")
+    with pytest.raises(ValueError) as caught:
+        log.append(record)
+    assert str(caught.value).startswith(f"cannot save the record to {log.path}: field '{field}' ")
+    assert says in str(caught.value) and not log.path.exists()  # no empty file either
+    kept = JsonlLog(tmp_path / "kept.jsonl")
+    kept.append({"n": 1})
+    before = kept.path.read_bytes()
+    with pytest.raises(ValueError):
+        kept.append(record)
+    assert kept.path.read_bytes() == before
+
+
+def test_review_and_feedback_records_with_a_lone_surrogate_are_refused_and_leave_no_file(tmp_path):
+    from heygen_lib.chat.feedback import FeedbackStore
+    from heygen_lib.data.dialogue import Turn
+    from heygen_lib.dialogue_gan.review import ReviewStore
+
+    review, feedback = ReviewStore(tmp_path / "review.jsonl"), FeedbackStore(tmp_path / "feedback.jsonl")
+    with pytest.raises(ValueError, match=r"review.jsonl: field 'text' holds \\ud800"):
+        review.record("k" * 16, "edit", text="a corrected reply \ud800")
+    with pytest.raises(ValueError, match=r"feedback.jsonl: field 'model' holds \\udc80"):
+        feedback.record_rating("c", 1, [Turn("customer", "hi")], "hello there", "good", model="m\udc80")
+    assert list(tmp_path.iterdir()) == []

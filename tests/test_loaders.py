@@ -260,3 +260,23 @@ def test_json_lines_with_lone_surrogates_or_huge_integers_name_line_and_field(tm
     with pytest.raises(DataFormatError, match=message) as caught:
         load_jsonl(path)
     assert (caught.value.line, caught.value.field) == (2, field)
+
+
+def test_a_duplicate_csv_column_is_refused_naming_it(tmp_path):
+    path = tmp_path / "chats.csv"
+    path.write_text("dialogue_id,speaker,text,text\nd1,u,hi,hello\nd1,b,yo,hey\n")
+    with pytest.raises(DataFormatError) as caught:
+        load_csv(path)
+    assert (caught.value.line, caught.value.field) == (1, "text")
+    assert str(caught.value) == (f"{path}, line 1, field 'text': duplicate column (columns 3 and 4; which one "
+                                 "holds the text?)")
+
+
+def test_a_duplicate_json_key_or_a_non_finite_number_in_a_dialogue_is_refused(tmp_path):
+    path = tmp_path / "mine.jsonl"
+    path.write_text('{"id": "a", "turns": [{"speaker": "u", "text": "hi"}], "meta": {"rating": NaN}}\n')
+    with pytest.raises(DataFormatError, match=r"line 1, field 'meta.rating': NaN is not a number JSON allows"):
+        load_jsonl(path)
+    path.write_text('{"id": "a", "id": "b", "turns": [{"speaker": "u", "text": "hi"}]}\n')
+    with pytest.raises(DataFormatError, match=r"line 1, field 'id': duplicate key"):
+        load_jsonl(path)

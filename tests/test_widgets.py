@@ -87,3 +87,24 @@ def test_live_plot_redraws_every_n_records_and_gan_panel_trains_once_on_build(ca
     gan_panel(make, oracle_metrics(oracle, real, n_samples=32), steps=2, eval_every=1)
     assert [(c.method, c.loss, c.anneal_steps) for c in made] == [("gumbel", "rsgan", 2)]
     assert "final:" in capsys.readouterr().out
+
+
+def test_a_panel_whose_run_fails_says_so_in_its_status_line():
+    import html
+
+    from heygen_lib.widgets import run_panel
+
+    calls = []
+
+    def action(_):
+        calls.append(1)
+        if len(calls) == 1:
+            raise ValueError("top k is larger than the model's 6 blocks")
+        print("ran")
+
+    box = run_panel([], action, "a panel", run_now=False)
+    button = next(child for child in box.children if getattr(child, "description", "") == "Run")
+    button.click()  # a click's error would otherwise go to the widget log only
+    assert "ValueError: top k is larger than the model's 6 blocks" in html.unescape(box.status.value)
+    button.click()
+    assert box.status.value == "" and calls == [1, 1]

@@ -1,10 +1,23 @@
 """Talk to the fine-tuned model, collect feedback on its replies, and turn the feedback into training pairs
 (notebook 06). `Chatbot` works from plain Python, the command line (``python -m heygen_lib.chat``) and the
-notebook widget (`heygen_lib.chat.widget`)."""
+notebook widget (`heygen_lib.chat.widget`).
 
-from heygen_lib.chat.chatbot import Chatbot, Reply, clean_message, fit_prompt, load_chatbot
-from heygen_lib.chat.decoding import DecodingConfig
-from heygen_lib.chat.feedback import FeedbackEvent, FeedbackStore, feedback_pairs, feedback_path, retraining_set
+The names below are imported on first use, so ``python -m heygen_lib.chat --help`` answers before torch loads."""
 
-__all__ = ["Chatbot", "DecodingConfig", "FeedbackEvent", "FeedbackStore", "Reply", "clean_message",
-           "feedback_pairs", "feedback_path", "fit_prompt", "load_chatbot", "retraining_set"]
+from importlib import import_module
+
+_HOMES = {"Chatbot": "chatbot", "Reply": "chatbot", "clean_message": "chatbot", "fit_prompt": "chatbot",
+          "load_chatbot": "chatbot", "DecodingConfig": "decoding", "FeedbackEvent": "feedback",
+          "FeedbackStore": "feedback", "feedback_pairs": "feedback", "feedback_path": "feedback",
+          "retraining_set": "feedback"}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_HOMES[name]}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_HOMES])

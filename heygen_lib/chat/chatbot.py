@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import threading
 import time
-import unicodedata
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -30,12 +29,11 @@ import torch
 from transformers import AutoTokenizer, StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
 from heygen_lib.chat.decoding import DecodingConfig
+from heygen_lib.chat.feedback import strip_controls
 from heygen_lib.data.dialogue import Turn
 from heygen_lib.nlg.dialogue_format import DialogueFormat, escape
 from heygen_lib.nlg.finetune import context_window, is_seq2seq, load_model
 from heygen_lib.nlg.rows import FittedPrompt, fit_prompt
-
-KEPT_CONTROLS = "\n\t"
 
 
 @dataclass(frozen=True)
@@ -278,9 +276,3 @@ def load_chatbot(folder: str | Path, decoding: DecodingConfig = DecodingConfig()
         raise ValueError(f"{folder}: the saved model could not be read ({type(err).__name__}: {err}); save it "
                          "again, e.g. by re-running notebook 05") from err
     return Chatbot(model, tokenizer, decoding, **kwargs)
-
-
-def strip_controls(text: str) -> str:
-    """`text` without control characters (newline and tab stay) and lone surrogates (not text: they can't be encoded;
-    a small model, too, can write any byte)."""
-    return "".join(c for c in text if c in KEPT_CONTROLS or unicodedata.category(c) not in ("Cc", "Cs"))

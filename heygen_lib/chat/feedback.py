@@ -22,13 +22,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from heygen_lib.data.cleaning import is_invisible
 from heygen_lib.data.dialogue import Turn
 from heygen_lib.data.pairs import Pair
 from heygen_lib.jsonl_log import JsonlLog, SkippedLine, utc_timestamp
 from heygen_lib.paths import artifacts_dir
 
 RATINGS = ("good", "bad")
+KEPT_CONTROLS = "\n\t"  # the only invisible characters a message, a reply or a correction keeps
 _REQUIRED = ("time", "conversation", "turn", "bot", "context", "response")
+
+
+def strip_controls(text: str) -> str:
+    """`text` without invisible characters (`data.cleaning.is_invisible`: control characters, zero-width spaces,
+    bidi overrides and marks, lone surrogates), newline and tab excepted: the kit's cleaning of training text, applied
+    to what the chat reads, writes and stores, so nothing hidden reaches the feedback and from there retraining."""
+    return "".join(c for c in text if c in KEPT_CONTROLS or not is_invisible(c))
 
 
 def feedback_path() -> Path:
@@ -96,9 +105,10 @@ class FeedbackStore:
                           bot: str = "agent", decoding: Mapping[str, Any] | None = None,
                           model: str = "") -> FeedbackEvent:
         """Store a better response for the bot's turn; it replaces the bot's reply in the training pair."""
-        if not isinstance(correction, str) or not correction.strip():
+        correction = strip_controls(correction).strip() if isinstance(correction, str) else correction
+        if not isinstance(correction, str) or not correction:
             raise ValueError("empty correction: write the response the bot should have given")
-        return self._append(conversation, turn, context, response, bot, decoding, model, correction=correction.strip())
+        return self._append(conversation, turn, context, response, bot, decoding, model, correction=correction)
 
     def rate(self, chatbot, rating: str, turn: int | None = None, model: str = "") -> FeedbackEvent:
         """Rate the bot turn ``chatbot.history[turn]`` (default: the latest reply)."""
@@ -126,8 +136,12 @@ class FeedbackStore:
         return self.log.describe_skipped(contents.skipped)
 
     def _append(self, conversation, turn, context, response, bot, decoding, model, **what) -> FeedbackEvent:
-        event = FeedbackEvent(utc_timestamp(), str(conversation), int(turn),
-                              bot, tuple(context), response, decoding=dict(decoding or {}), model=str(model), **what)
+        def visible(text):  # what is not text is refused below, by _event
+            return strip_controls(text) if isinstance(text, str) else text
+
+        context = tuple(Turn(t.speaker, visible(t.text)) for t in context)
+        event = FeedbackEvent(utc_timestamp(), str(conversation), int(turn), bot, context, visible(response),
+                              decoding=dict(decoding or {}), model=str(model), **what)
         record = {**vars(event), "context": [vars(t) for t in event.context]}
         _event(record)  # what is written must read back: refuse e.g. a response that is not text
         self.log.append(record)

@@ -16,7 +16,7 @@ import ipywidgets as w
 from heygen_lib.chat.chatbot import Chatbot
 from heygen_lib.chat.decoding import STRATEGIES, DecodingConfig
 from heygen_lib.chat.feedback import FeedbackStore
-from heygen_lib.widgets import WIDE_LABELS
+from heygen_lib.widgets import WIDE_LABELS, errors_said_in, status_html
 
 TRANSCRIPT_STYLE = ("height: 320px; overflow-y: auto; border: 1px solid #ccc; border-radius: 4px; padding: 6px; "
                     # column-reverse keeps the view scrolled to the newest message without JavaScript
@@ -49,11 +49,11 @@ class ChatWidget(w.VBox):
         # At most half the window, so the conversation keeps room in the prompt.
         self.max_new_tokens = w.IntSlider(value=d.max_new_tokens, min=1, max=min(256, chatbot.max_context_tokens // 2),
                                           description="max new tokens", style=WIDE_LABELS)
-        self.send_button.on_click(self.send_message)
-        self.reset_button.on_click(self.reset)
+        self.send_button.on_click(errors_said_in(self.status, self.send_message))
+        self.reset_button.on_click(errors_said_in(self.status, self.reset))
         with warnings.catch_warnings():  # ipywidgets 8 deprecates on_submit, but its front end still sends Enter
             warnings.simplefilter("ignore", DeprecationWarning)
-            self.message.on_submit(self.send_message)
+            self.message.on_submit(errors_said_in(self.status, self.send_message))
         controls = w.VBox([w.HTML("<b>Decoding</b>"), self.strategy, self.temperature, self.top_k, self.top_p,
                            self.repetition_penalty, self.num_beams, self.max_new_tokens])
         rows = [w.HTML("<b>Chat with the fine-tuned model</b>"), self.transcript,
@@ -70,9 +70,9 @@ class ChatWidget(w.VBox):
         self.correction = w.Textarea(placeholder="A better reply the bot should have given",
                                      layout=w.Layout(width="60%"))
         self.correction_button = w.Button(description="Save correction", icon="save")
-        self.good_button.on_click(lambda _: self.rate("good"))
-        self.bad_button.on_click(lambda _: self.rate("bad"))
-        self.correction_button.on_click(self.save_correction)
+        self.good_button.on_click(errors_said_in(self.status, lambda _: self.rate("good")))
+        self.bad_button.on_click(errors_said_in(self.status, lambda _: self.rate("bad")))
+        self.correction_button.on_click(errors_said_in(self.status, self.save_correction))
         return w.VBox([w.HTML(f"<b>Feedback</b> (saved to <code>{html.escape(str(self.store.path))}</code>)"),
                        w.HBox([self.turn, self.good_button, self.bad_button]),
                        w.HBox([self.correction, self.correction_button])])
@@ -115,7 +115,7 @@ class ChatWidget(w.VBox):
             return
         try:
             self.store.rate(self.chatbot, rating, turn=self.turn.value, model=self.model_name)
-        except OSError as err:  # a full disk or an unwritable store: say so, keep the conversation
+        except (OSError, ValueError) as err:  # a full disk, an unwritable store, text that cannot be stored
             self._say(f"not saved: {err}", error=True)
             return
         self._mark(rating)
@@ -168,8 +168,7 @@ class ChatWidget(w.VBox):
         self.render()
 
     def _say(self, text: str, error: bool = False) -> None:
-        color = "#b00020" if error else "#555"
-        self.status.value = f"<span style='color: {color}'>{html.escape(text)}</span>"
+        self.status.value = status_html(text, error)
 
 
 def _bubble(kind: str, speaker: str, text: str, footer: str = "") -> str:

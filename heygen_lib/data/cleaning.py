@@ -148,15 +148,16 @@ def clean_text(text: str, config: CleaningConfig, report: CleaningReport) -> str
     return text
 
 
+def is_invisible(char: str) -> bool:
+    """Whether `char` is a control character, an invisible format character (zero-width spaces, bidi overrides,
+    marks and isolates, the byte-order mark) or a lone surrogate (half of a UTF-16 pair: no character, and it cannot
+    be encoded). The zero-width joiner is not: emoji sequences need it."""
+    return unicodedata.category(char) in ("Cc", "Cf", "Cs") and char not in _KEEP_FORMAT_CHARS
+
+
 def _strip_control(text: str) -> str:
-    """Drop control and invisible format characters (zero-width spaces, bidi marks) and lone surrogates (half of a
-    UTF-16 pair: no character, and they cannot be encoded), keeping whitespace for the whitespace step and the
-    zero-width joiner that emoji sequences need."""
-    return "".join(
-        char
-        for char in text
-        if char.isspace() or unicodedata.category(char) not in ("Cc", "Cf", "Cs") or char in _KEEP_FORMAT_CHARS
-    )
+    """Drop invisible characters (`is_invisible`), keeping whitespace for the whitespace step."""
+    return "".join(char for char in text if char.isspace() or not is_invisible(char))
 
 
 def _clean_turns(turns: tuple[Turn, ...], config: CleaningConfig, report: CleaningReport) -> list[Turn]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import islice
@@ -29,6 +30,7 @@ from typing import Any
 import yaml
 
 from heygen_lib.data.dialogue import DataFormatError, Dialogue, Turn
+from heygen_lib.jsonl_log import lone_surrogate, unstorable
 from heygen_lib.paths import data_dir
 
 SUPPORT_FILE = "support_dialogues.jsonl"
@@ -66,7 +68,7 @@ def turn_from_record(raw: Any, path: Path, line: int, where: str) -> Turn:
     if not isinstance(text, str):
         raise DataFormatError(path, f"expected a string, got {type_name(text)}", line, f"{where}.text")
     for name, value in (("speaker", speaker), ("text", text)):
-        surrogate = _lone_surrogate(value)
+        surrogate = lone_surrogate(value)
         if surrogate:
             raise DataFormatError(path, f"contains {surrogate}, half of a UTF-16 pair: not a character, and no UTF-8 "
                                         "text can hold it (remove it, or write the whole character)", line,
@@ -74,29 +76,46 @@ def turn_from_record(raw: Any, path: Path, line: int, where: str) -> Turn:
     return Turn(speaker, text)
 
 
-def _lone_surrogate(text: str) -> str:
-    """The first lone surrogate in `text` as an escape (e.g. "\\ud800"), or "": a JSON escape like \\ud800 without its
-    pair decodes to one, and it then fails far away, wherever the text is encoded."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as err:
-        return f"\\u{ord(text[err.start]):04x}"
-    return ""
-
-
 def json_lines(path: Path) -> Iterator[tuple[int, Any]]:
-    """(line number, parsed JSON) for every non-blank line of a UTF-8 JSONL file, or a `DataFormatError`."""
+    """(line number, parsed JSON) for every non-blank line of a UTF-8 JSONL file, or a `DataFormatError`. Strict
+    where Python's ``json`` is lenient: a NaN or infinite number (``NaN``, ``Infinity``, ``1e999``) and a key given
+    twice in one object (``json`` keeps the last one silently) are refused, naming the field."""
+    duplicates: list[str] = []  # of the line being read
+    non_finite: list[str] = []
+
+    def number_of(text: str) -> float:
+        value = float(text)
+        if not math.isfinite(value):
+            non_finite.append(text)
+        return value
+
+    def object_of(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        record = dict(pairs)
+        if len(record) < len(pairs):
+            seen: set[str] = set()
+            duplicates.append(next(key for key, _ in pairs if key in seen or seen.add(key)))
+        return record
+
     for number, line in enumerate(read_text(path).split("\n"), start=1):
         if not line.strip():
             continue
+        duplicates.clear()
+        non_finite.clear()
         try:
-            yield number, json.loads(line)
+            record = json.loads(line, parse_float=number_of, parse_constant=number_of, object_pairs_hook=object_of)
         except json.JSONDecodeError as err:
             raise DataFormatError(path, f"not valid JSON ({err.msg}, column {err.colno})", line=number) from None
         except RecursionError:
             raise DataFormatError(path, "JSON nested too deeply", line=number) from None
         except ValueError as err:  # e.g. an integer over Python's 4,300-digit limit
             raise DataFormatError(path, f"not valid JSON ({err})", line=number) from None
+        if duplicates:
+            raise DataFormatError(path, "duplicate key (JSON keeps only the last one)", number, duplicates[0])
+        if non_finite:
+            field = unstorable(record)[0] or None
+            raise DataFormatError(path, f"{non_finite[0]} is not a number JSON allows (write null or a finite "
+                                        "number)", number, field)
+        yield number, record
 
 
 def _dialogue_from_record(record: Any, path: Path, line: int, source: str) -> Dialogue:
@@ -121,7 +140,7 @@ def _dialogue_from_record(record: Any, path: Path, line: int, source: str) -> Di
     if not isinstance(meta, dict):
         raise fail(f"expected an object, got {type_name(meta)}", field="meta")
     for field, value in (("id", str(dialogue_id)), ("meta", json.dumps(meta, ensure_ascii=False))):
-        surrogate = _lone_surrogate(value)
+        surrogate = lone_surrogate(value)
         if surrogate:
             raise fail(f"contains {surrogate}, half of a UTF-16 pair: not a character (remove it)", field=field)
     return Dialogue(str(dialogue_id), tuple(turns), source, meta)
@@ -159,6 +178,11 @@ def load_csv(path: str | Path, source: str | None = None) -> list[Dialogue]:
         missing = [column for column in _CSV_COLUMNS if column not in header]
         if missing:
             raise DataFormatError(path, "missing column in the header", line=1, field=missing[0])
+        for column in _CSV_COLUMNS:  # two columns of one name: which one holds the value?
+            places = [i + 1 for i, name in enumerate(header) if name == column]
+            if len(places) > 1:
+                raise DataFormatError(path, f"duplicate column (columns {places[0]} and {places[1]}; which one holds "
+                                            f"the {column}?)", line=1, field=column)
         while True:
             line = reader.line_num + 1
             fields = next(reader, None)

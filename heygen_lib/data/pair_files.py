@@ -21,22 +21,37 @@ from pathlib import Path
 from heygen_lib.data.dialogue import DataFormatError
 from heygen_lib.data.loaders import type_name, json_lines, turn_from_record
 from heygen_lib.data.pairs import Pair
+from heygen_lib.jsonl_log import os_error, unstorable
 
 _FIELDS = {"context", "response", "dialogue_id", "source", "turn_index", "meta"}
 
 
 def save_pairs(pairs: Sequence[Pair], path: str | Path) -> Path:
-    """Write pairs as JSONL (atomically: a crash leaves the old file, never half a new one)."""
+    """Write pairs as JSONL (atomically: a crash leaves the old file, never half a new one). A pair that JSON cannot
+    hold (a NaN in its meta, a lone surrogate in its text) is refused before anything is written, naming the pair and
+    the field; a failed write (a full disk) names the file and leaves no temporary file behind."""
     path = Path(path)
+    lines = []
+    for number, pair in enumerate(pairs, start=1):
+        record = asdict(pair)
+        problem = unstorable(record)
+        if problem:
+            raise ValueError(f"cannot save the pairs to {path}: pair {number}, field '{problem[0]}' {problem[1]}")
+        lines.append(json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as out:
-        for pair in pairs:
-            record = asdict(pair)
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
-        out.flush()
-        os.fsync(out.fileno())
-    tmp.replace(path)
+    try:
+        with tmp.open("w", encoding="utf-8") as out:
+            out.writelines(lines)
+            out.flush()
+            os.fsync(out.fileno())
+        tmp.replace(path)
+    except BaseException as err:
+        tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise os_error(err, f"could not save the pairs to {path}: {err.strerror or err}; the file there is "
+                                "unchanged (is the disk full?)") from err
+        raise
     return path
 
 

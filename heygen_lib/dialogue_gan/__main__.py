@@ -22,8 +22,10 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 
-from heygen_lib import distributed
 from heygen_lib.profile import PROFILES, DialogueGanSizes, active_profile
+from heygen_lib.settings import model_name_or_folder
+
+# torch and transformers load once the work starts (`distributed` too): --help and a mistyped flag answer at once.
 
 # flag -> the DialogueGanSizes field it overrides
 OVERRIDES = {"mle_epochs": "lm_mle_epochs", "d_fit_steps": "d_fit_steps", "steps": "lm_adversarial_steps",
@@ -70,6 +72,8 @@ def sizes_for(args: argparse.Namespace) -> DialogueGanSizes:
 
 def sample_shards(args: argparse.Namespace, sizes: DialogueGanSizes) -> int:
     """--sample-shards, or one shard per process; refuses a count the processes or the contexts do not split."""
+    from heygen_lib import distributed
+
     processes = distributed.world_size()
     shards = args.sample_shards or processes
     if shards < 1 or shards % processes or sizes.contexts_per_step % shards:
@@ -81,8 +85,11 @@ def sample_shards(args: argparse.Namespace, sizes: DialogueGanSizes) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
+        if args.model:
+            args.model = model_name_or_folder(args.model, "--model")
         sizes = sizes_for(args)
         shards = sample_shards(args, sizes)  # refused before any work
+        from heygen_lib import distributed
         from heygen_lib.dialogue_gan.lm_pipeline import build_reviewed_export
         from heygen_lib.nlg.finetune import base_model
         from heygen_lib.paths import shown_path

@@ -1,6 +1,7 @@
 """A review widget (ipywidgets 7 and 8): one generated pair at a time, with its scores; Accept, Reject, Save edit or
 Skip. Every click is written to the `ReviewStore` before the next pair shows, so closing the notebook, restarting
-the kernel or reopening the widget later resumes with the first pair that has no decision.
+the kernel or reopening the widget later resumes with the first pair that has no decision. A decision that cannot be
+written (a full disk, an unwritable folder) is said in the status line, and the pair stays on screen.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import ipywidgets as w
 
 from heygen_lib.data.pairs import Pair
 from heygen_lib.dialogue_gan.review import ReviewStore, key_of
+from heygen_lib.widgets import errors_said_in, status_html
 
 
 class ReviewWidget(w.VBox):
@@ -28,10 +30,10 @@ class ReviewWidget(w.VBox):
         self.reject = w.Button(description="Reject", button_style="danger")
         self.save_edit = w.Button(description="Save edit", button_style="warning")
         self.skip = w.Button(description="Skip")
-        self.accept.on_click(lambda _: self._decide("accept"))
-        self.reject.on_click(lambda _: self._decide("reject"))
-        self.save_edit.on_click(lambda _: self._decide("edit"))
-        self.skip.on_click(lambda _: self._show(self._next_pending(after=self._position)))
+        self.accept.on_click(errors_said_in(self.status, lambda _: self._decide("accept")))
+        self.reject.on_click(errors_said_in(self.status, lambda _: self._decide("reject")))
+        self.save_edit.on_click(errors_said_in(self.status, lambda _: self._decide("edit")))
+        self.skip.on_click(errors_said_in(self.status, lambda _: self._show(self._next_pending(after=self._position))))
         buttons = w.HBox([self.accept, self.reject, self.save_edit, self.skip])
         super().__init__([w.HTML("<b>Review generated pairs</b>"), self.progress, self.context,
                           w.HTML("<i>response (edit it, then Save edit):</i>"), self.response, self.scores, buttons,
@@ -80,10 +82,14 @@ class ReviewWidget(w.VBox):
             decision, text = "accept", None
             note = "text unchanged: recorded as accept"
         elif decision == "edit" and not text:
-            self.status.value = "<span style='color:#b00'>An edit needs text; use Reject to drop the pair.</span>"
+            self.status.value = status_html("An edit needs text; use Reject to drop the pair.", error=True)
             return
         else:
             note = f"recorded: {decision}"
-        self.store.record(key_of(pair), decision, text, reviewer=self.reviewer)
-        self.status.value = html.escape(note)
+        try:
+            self.store.record(key_of(pair), decision, text, reviewer=self.reviewer)
+        except (OSError, ValueError) as err:  # a full disk, an unwritable folder, text that cannot be stored
+            self.status.value = status_html(f"not saved: {err}", error=True)
+            return
+        self.status.value = status_html(note)
         self._show(self._next_pending(after=self._position))

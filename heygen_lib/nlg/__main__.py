@@ -20,15 +20,17 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from heygen_lib import distributed
-from heygen_lib.data import prepare_pairs
 from heygen_lib.data.loaders import CORPORA
-from heygen_lib.nlg.finetune import (FREEZE_STRATEGIES, FineTuneConfig, base_model, fine_tune, load_model, model_dir,
-                                     profile_config, quiet_file_progress, save_model, tiny_base_dir, tokenizer_texts)
 from heygen_lib.paths import artifacts_dir, shown_path
 from heygen_lib.profile import PROFILES, active_profile
-from heygen_lib.tiny_models import build_tiny_causal_lm
+from heygen_lib.settings import model_name_or_folder, output_folder
+
+# torch and transformers (about 20 s to import on 2 busy cores) load in `run`, once the work starts: --help and a
+# mistyped flag answer at once.
+if TYPE_CHECKING:
+    from heygen_lib.nlg.finetune import FineTuneConfig
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -43,7 +45,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--corpus", choices=sorted(CORPORA), default="support")
     parser.add_argument("--limit", type=int, default=None, help="dialogues to load (default: all)")
     parser.add_argument("--output", type=Path, default=None,
-                        help=f"where the model goes (default: {shown_path(model_dir())})")
+                        help="where the model goes (default: nlg/model in the artifacts folder, where notebook 06 and "
+                             "python -m heygen_lib.chat read it)")
     parser.add_argument("--run-dir", type=Path, default=None,
                         help="checkpoints and TensorBoard logs (default: artifacts/nlg/runs/cli)")
     parser.add_argument("--resume", action="store_true",
@@ -54,7 +57,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--gradient-accumulation", type=int, default=None)
     parser.add_argument("--learning-rate", type=float, default=None)
     parser.add_argument("--max-length", type=int, default=None)
-    parser.add_argument("--freeze", choices=FREEZE_STRATEGIES, default=None)
+    parser.add_argument("--freeze", default=None,
+                        help="which parameters train: none, top-k, head or lora (FineTuneConfig.freeze)")
     parser.add_argument("--top-k", type=int, default=None, help="blocks trained with --freeze top-k")
     parser.add_argument("--lora-rank", type=int, default=None, help="rank of the updates with --freeze lora")
     parser.add_argument("--dropout", type=float, default=None)
@@ -68,6 +72,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def build_config(args: argparse.Namespace, sizes) -> FineTuneConfig:
     """Notebook 05's config (the profile's sizes), then every flag that was given."""
+    from heygen_lib.nlg.finetune import profile_config
+
     config = profile_config(sizes, args.seed, report_to=args.report_to, resume=args.resume)
     flags = {name: getattr(args, name) for name in (
         "epochs", "max_steps", "batch_size", "gradient_accumulation", "learning_rate", "max_length", "freeze", "top_k",
@@ -75,9 +81,26 @@ def build_config(args: argparse.Namespace, sizes) -> FineTuneConfig:
     return replace(config, **{name: value for name, value in flags.items() if value is not None})
 
 
+def check_paths(args: argparse.Namespace) -> None:
+    """Refuse a --model, --output or --run-dir that cannot work, in one line, before anything loads."""
+    if args.model not in (None, "tiny"):
+        args.model = model_name_or_folder(args.model, "--model")
+    for flag, what in (("output", "give a folder to save the model in"),
+                       ("run_dir", "give a folder for checkpoints and logs")):
+        if getattr(args, flag) is not None:
+            setattr(args, flag, output_folder(getattr(args, flag), f"--{flag.replace('_', '-')}", what))
+
+
 def run(args: argparse.Namespace, callbacks: Sequence = ()) -> Path:
     """Load the pairs and the model, fine-tune, save on rank 0; returns the model folder. `callbacks` go to
     `fine_tune` (loss-record functions or TrainerCallbacks)."""
+    check_paths(args)
+    from heygen_lib import distributed
+    from heygen_lib.data import prepare_pairs
+    from heygen_lib.nlg.finetune import (base_model, fine_tune, load_model, model_dir, quiet_file_progress,
+                                         save_model, tiny_base_dir, tokenizer_texts)
+    from heygen_lib.tiny_models import build_tiny_causal_lm
+
     profile = PROFILES[args.profile] if args.profile else active_profile()
     sizes = profile.nlg
     config = build_config(args, sizes)
@@ -98,10 +121,6 @@ def run(args: argparse.Namespace, callbacks: Sequence = ()) -> Path:
                     f"pairs; {processes} process{'es' if processes > 1 else ''}, "
                     f"{distributed.per_process_batch(config.batch_size)} rows each per forward pass")
     distributed.say(str(config))
-    if str(name).startswith(("/", ".", "~")):  # a folder, not a hub name
-        name = Path(name).expanduser()
-        if not name.is_dir():
-            raise FileNotFoundError(f"--model {args.model}: no such folder (give a saved model's folder or a hub name)")
     try:
         model, tokenizer = load_model(name, device=distributed.device())
     except OSError as err:

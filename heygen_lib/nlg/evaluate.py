@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 import torch
 
+from heygen_lib.chat.decoding import REPETITION_PENALTY  # the chatbot's: replies are measured as it writes them
 from heygen_lib.data.dialogue import Turn
 from heygen_lib.data.pairs import Pair
 from heygen_lib.metrics import corpus_bleu, distinct_n, self_bleu
@@ -28,10 +29,6 @@ from heygen_lib.nlg.finetune import context_window, is_seq2seq
 from heygen_lib.nlg.rows import IGNORE, collator_for, encode_pairs, prompt_ids
 from heygen_lib.text import word_tokens
 
-# Divides the score of every token already in the prompt or the reply (Keskar et al., 2019); the chatbot's default
-# too (`chat.decoding.DecodingConfig`). Plain greedy decoding of the smoke stand-in, fine-tuned, loops ("The order is
-# the order is ..."): 24-96% of its replies to the 88 test contexts over three fine-tuning seeds; 0-8% with 1.2.
-REPETITION_PENALTY = 1.2
 
 
 def response_nll(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, int]:

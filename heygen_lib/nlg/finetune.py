@@ -36,6 +36,7 @@ from heygen_lib.nlg.standin import standin_dir
 from heygen_lib.paths import artifacts_dir
 from heygen_lib.profile import NlgSizes, Profile, active_profile
 from heygen_lib.profile import device as default_device
+from heygen_lib.settings import model_name_or_folder
 from heygen_lib.tiny_models import build_tiny_causal_lm
 
 FREEZE_STRATEGIES = ("none", "top-k", "head", "lora")
@@ -56,7 +57,7 @@ def base_model(profile: Profile | None = None) -> str:
     GPT-2 the kit ships (`standin.standin_dir`, checked against the kit before it is used)."""
     chosen = os.environ.get(MODEL_ENV, "").strip()
     if chosen:
-        return chosen
+        return model_name_or_folder(chosen, MODEL_ENV)  # a missing folder or no network: one line, at once
     profile = profile or active_profile()
     return profile.nlg.model or str(standin_dir())
 
