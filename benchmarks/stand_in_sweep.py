@@ -62,8 +62,9 @@ def pretrain_variant(name: str, out: Path) -> Path:
     return folder
 
 
-def measure(point: Path, seed: int) -> dict:
-    """Fine-tune a copy of `point` as notebook 05 does (smoke), then measure it on every test pair."""
+def measure(point: Path, seed: int, **changes) -> dict:
+    """Fine-tune a copy of `point` as notebook 05 does (smoke; `changes` to its `FineTuneConfig`, e.g. another
+    learning rate), then measure it on every test pair."""
     from heygen_lib.data import prepare_pairs
     from heygen_lib.nlg.compare import reply_stats
     from heygen_lib.nlg.evaluate import generate_responses, perplexity
@@ -72,7 +73,7 @@ def measure(point: Path, seed: int) -> dict:
 
     sizes = PROFILES["smoke"].nlg
     prepared = prepare_pairs("support", seed=0)
-    config = profile_config(sizes, seed=seed)
+    config = replace(profile_config(sizes, seed=seed), **changes)
     model, tokenizer = load_model(point, device="cpu")
     started = time.perf_counter()
     result = fine_tune(model, tokenizer, prepared.train, prepared.dev, config, point / f".ft-{seed}", progress=False)
@@ -96,24 +97,35 @@ def table(results: list[dict]) -> str:
     """Markdown: one row per point, each number the mean over fine-tuning seeds with its range."""
     from heygen_lib.nlg.pretrain import loss_to_perplexity, read_manifest
 
+    from heygen_lib.nlg.replies import REPLY_TARGETS, OPS
+
     lines = ["| point | parameters | pretraining steps | held-out Chit-Chat ppl | fine-tuned test ppl | median words "
-             "| identical | looping | seeds |", "|---|---|---|---|---|---|---|---|---|"]
+             "| identical | looping | seeds meeting every reply target |", "|---|---|---|---|---|---|---|---|---|"]
+    names = {"median words": "median words", "identical share": "identical", "looping share": "looping"}
     by_point: dict[str, list[dict]] = {}
     for result in results:
         by_point.setdefault(result["point"], []).append(result)
     for point, rows in by_point.items():
         manifest = read_manifest(Path(rows[0]["folder"]).parent if "snapshot" in point else rows[0]["folder"])
-        steps = point.split("@ ")[1].split(" ")[0]
+        steps = point.split("@ ")[1].split(" ")[0].rstrip(",")
         held_out = "" if "snapshot" in point else f"{loss_to_perplexity(manifest['dev_loss']):.1f}"
 
         def span(key: str, fmt: str) -> str:
             values = [r[key] for r in rows]
             return f"{fmt.format(statistics.mean(values))} ({fmt.format(min(values))}-{fmt.format(max(values))})"
 
+        met = sum(all(OPS[op](r[names[k]], bound) for k, (op, bound) in REPLY_TARGETS.items()) for r in rows)
         lines.append(f"| {point} | {manifest['parameters']:,} | {manifest['steps'] if steps == 'end' else steps} | "
                      f"{held_out} | {span('test ppl', '{:.1f}')} | {span('median words', '{:.1f}')} | "
-                     f"{span('identical', '{:.1%}')} | {span('looping', '{:.1%}')} | {len(rows)} |")
+                     f"{span('identical', '{:.1%}')} | {span('looping', '{:.1%}')} | {met} of {len(rows)} |")
     return "\n".join(lines)
+
+
+def _value(text: str) -> float | str:
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def main() -> None:
@@ -122,7 +134,11 @@ def main() -> None:
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2], help="fine-tuning seeds per point")
     parser.add_argument("--table", action="store_true", help="only print the table of the finished points")
+    parser.add_argument("--finetune", default="", metavar="KEY=VALUE,...",
+                        help="fine-tuning changes for every point, e.g. learning_rate=1e-3,lr_scheduler=linear "
+                             "(each such recipe is a point of its own in the table)")
     args = parser.parse_args()
+    changes = {k: _value(v) for k, v in (item.split("=", 1) for item in args.finetune.split(",") if item)}
     results_file = args.out / "results.jsonl"
     done = [json.loads(line) for line in results_file.read_text().splitlines()] if results_file.exists() else []
     if not args.table:
@@ -130,10 +146,11 @@ def main() -> None:
         for name in args.variants:
             pretrain_variant(name, args.out)
             for label, folder in points(args.out, name):
+                label += "".join(f", {k}={v}" for k, v in changes.items())
                 for seed in args.seeds:
                     if any(r["point"] == label and r["seed"] == seed for r in done):
                         continue
-                    row = {"point": label, "folder": str(folder), "seed": seed, **measure(folder, seed)}
+                    row = {"point": label, "folder": str(folder), "seed": seed, **measure(folder, seed, **changes)}
                     done.append(row)
                     with results_file.open("a", encoding="utf-8") as file:
                         file.write(json.dumps(row) + "\n")

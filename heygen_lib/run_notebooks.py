@@ -3,6 +3,7 @@
     heygen-run-notebooks                  # every notebook, profile chosen for this machine
     heygen-run-notebooks --profile full   # force a profile
     heygen-run-notebooks 01 03            # only notebooks whose names start with these prefixes
+    heygen-run-notebooks --record runs/latest   # keep that run's times as the README's "smoke time" column
 
 Executed copies go to ``runs/<time>-<profile>/`` (git-ignored); their figures are also saved there as PNG files, and
 ``times.json`` there records each notebook's wall and CPU time.
@@ -24,13 +25,16 @@ from pathlib import Path
 
 from heygen_lib.lessons import RUN_DIR_ENV
 from heygen_lib.notebook_output import WIDGET_MIME
-from heygen_lib.paths import PROJECT_ROOT, runs_dir
-from heygen_lib.profile import ENV_VAR, PROFILES, ProfileError, active_profile
+from heygen_lib.paths import PROJECT_ROOT, artifacts_dir, data_dir, runs_dir
+from heygen_lib.profile import ENV_VAR, PROFILES, active_profile
+from heygen_lib.settings import SettingError
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 WIDGET_STATE_MIME = "application/vnd.jupyter.widget-state+json"  # where nbclient saves the widgets' final state
 TQDM_LAYOUT = ["HTMLModel", "FloatProgressModel", "HTMLModel"]  # tqdm.notebook's bar: prefix, bar, postfix
 TIMES_FILE = "times.json"
+README = PROJECT_ROOT / "README.md"
+RECORDED_TIMES = NOTEBOOK_DIR / "results" / "smoke_times.json"  # the run whose times the README shows
 
 
 def notebooks_in_order(folder: Path = NOTEBOOK_DIR, prefixes: list[str] | None = None) -> list[Path]:
@@ -146,11 +150,49 @@ def write_times(out_dir: Path, profile: str, times: dict[str, dict]) -> Path:
     return path
 
 
+def time_cell(timing: dict) -> str:
+    """A notebook's timing as the README's table shows it: wall minutes, CPU minutes and the load it ran under."""
+    cpu = "" if timing["cpu_s"] is None else f", {timing['cpu_s'] / 60:.1f} CPU-min"
+    return f"{timing['wall_s'] / 60:.1f} min{cpu} (load {timing['load_at_start'][0]:.1f})"
+
+
+def record_times(run: Path, readme: Path = README, results: Path = RECORDED_TIMES) -> Path:
+    """Keep a run's `times.json` as the kit's measured smoke times (`results`) and write them into the README's
+    notebook table (its "smoke time" column), so the numbers a reader sees come from a run, never typed."""
+    times = json.loads((run / TIMES_FILE).read_text(encoding="utf-8"))
+    missing = [nb.stem for nb in notebooks_in_order() if nb.stem not in times["notebooks"]]
+    if missing or times["profile"] != "smoke":
+        raise ValueError(f"{run / TIMES_FILE} is not a smoke run of every notebook (missing: {missing or 'none'})")
+    results.write_text(json.dumps(times, indent=1) + "\n", encoding="utf-8")
+    lines = readme.read_text(encoding="utf-8").splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("|") and "smoke time" in line)
+    column = [cell.strip() for cell in lines[header].split("|")].index("smoke time")
+    for i in range(header + 2, len(lines)):
+        cells = lines[i].split("|")
+        if not lines[i].startswith("|"):
+            break
+        stem = next(nb.stem for nb in notebooks_in_order() if nb.stem.startswith(cells[1].strip()))
+        cells[column] = f" {time_cell(times['notebooks'][stem])} "
+        lines[i] = "|".join(cells)
+    readme.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("prefixes", nargs="*", help="run only notebooks whose names start with these (e.g. 01)")
     parser.add_argument("--profile", choices=[*PROFILES, "auto"], help=f"sets {ENV_VAR} for the notebooks")
+    parser.add_argument("--record", type=Path, metavar="RUN",
+                        help="instead of running: keep RUN's times.json (a smoke run of every notebook) as "
+                             "notebooks/results/smoke_times.json and write it into the README's table")
     args = parser.parse_args(argv)
+    if args.record:
+        try:
+            print(f"recorded: {record_times(args.record)}")
+        except (OSError, ValueError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        return 0
     missing = [name for name in ("nbformat", "nbclient") if importlib.util.find_spec(name) is None]
     if missing:
         print(f"error: heygen-run-notebooks needs {' and '.join(missing)} (the kit's lab extra): "
@@ -160,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
         os.environ[ENV_VAR] = args.profile
     try:
         profile = active_profile().name
-    except ProfileError as err:
+        artifacts_dir(), data_dir()  # the settings every notebook reads, checked once here
+    except SettingError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     todo = notebooks_in_order(prefixes=args.prefixes)

@@ -60,3 +60,15 @@ def test_readme_opens_with_the_two_commands_and_lists_every_notebook_with_a_badg
 
 def test_ci_runs_the_readme_test_command():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_the_wheel_carries_the_shipped_stand_in(tmp_path):
+    import subprocess
+    import sys
+    import zipfile
+
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
+                    str(tmp_path), str(ROOT)], check=True, capture_output=True, timeout=300)
+    names = zipfile.ZipFile(next(tmp_path.glob("heygen_kit-*.whl"))).namelist()
+    shipped = sorted(p.name for p in (ROOT / "heygen_lib" / "standin").iterdir())
+    assert sorted(n.removeprefix("heygen_lib/standin/") for n in names if n.startswith("heygen_lib/standin/")) == shipped

@@ -51,3 +51,50 @@ def test_a_notebook_without_saved_widget_state_is_left_as_it_is():
     del notebook.metadata["widgets"]
     assert refresh_progress_bars(notebook) == 0
     assert notebook.cells[0].outputs[0]["data"]["text/plain"].startswith("runs:   0%")
+
+
+def times_of(stems, profile="smoke"):
+    return {"profile": profile, "cores": 2, "torch_threads": 2,
+            "notebooks": {stem: {"ok": True, "wall_s": 90.0, "cpu_s": 150.0, "load_at_start": [0.5, 0.4, 0.3],
+                                 "cells": []} for stem in stems}}
+
+
+def test_recorded_times_fill_the_readme_column_from_the_run(tmp_path):
+    import json
+
+    from heygen_lib.run_notebooks import TIMES_FILE, notebooks_in_order, record_times
+
+    stems = [nb.stem for nb in notebooks_in_order()]
+    (tmp_path / TIMES_FILE).write_text(json.dumps(times_of(stems)))
+    readme = tmp_path / "README.md"
+    readme.write_text("# kit\n\n| | notebook | smoke time |\n|---|---|---|\n"
+                      + "".join(f"| {stem[:2]} | x | old |\n" for stem in stems) + "\nmore text\n")
+    record_times(tmp_path, readme, tmp_path / "kept.json")
+    assert readme.read_text().count("| 1.5 min, 2.5 CPU-min (load 0.5) |") == len(stems)
+    assert readme.read_text().endswith("\nmore text\n")
+    assert json.loads((tmp_path / "kept.json").read_text())["notebooks"].keys() == set(stems)
+
+
+def test_a_run_missing_a_notebook_is_not_recorded(tmp_path):
+    import json
+
+    import pytest
+
+    from heygen_lib.run_notebooks import TIMES_FILE, notebooks_in_order, record_times
+
+    stems = [nb.stem for nb in notebooks_in_order()][1:]
+    (tmp_path / TIMES_FILE).write_text(json.dumps(times_of(stems)))
+    with pytest.raises(ValueError, match="missing"):
+        record_times(tmp_path, tmp_path / "README.md", tmp_path / "kept.json")
+
+
+def test_the_readme_shows_the_recorded_smoke_times_of_every_notebook():
+    import json
+
+    from heygen_lib.run_notebooks import README, RECORDED_TIMES, notebooks_in_order, time_cell
+
+    times = json.loads(RECORDED_TIMES.read_text())
+    assert times["profile"] == "smoke"
+    readme = README.read_text()
+    for notebook in notebooks_in_order():
+        assert f"| {time_cell(times['notebooks'][notebook.stem])} |" in readme, notebook.stem

@@ -18,7 +18,7 @@ from heygen_lib.nlg.compare import reply_stats
 
 # statistic -> (comparison, bound)
 REPLY_TARGETS = {"median words": (">=", 10), "identical share": ("<", 0.10), "looping share": ("<", 0.05)}
-_OPS = {">=": operator.ge, "<": operator.lt, "<=": operator.le}
+OPS = {">=": operator.ge, "<": operator.lt, "<=": operator.le}
 
 
 def target_rows(replies_by_seed: Mapping[int, Sequence[str]]) -> list[dict]:
@@ -28,7 +28,7 @@ def target_rows(replies_by_seed: Mapping[int, Sequence[str]]) -> list[dict]:
         stats = reply_stats(replies)
         row = {"fine-tuning seed": seed, **{name: stats[name] for name in REPLY_TARGETS},
                "distinct-2": stats["distinct-2"]}
-        row["targets met"] = all(_OPS[op](stats[name], bound) for name, (op, bound) in REPLY_TARGETS.items())
+        row["targets met"] = all(OPS[op](stats[name], bound) for name, (op, bound) in REPLY_TARGETS.items())
         rows.append(row)
     return rows
 
@@ -46,7 +46,7 @@ def targets_reading(rows: Sequence[Mapping]) -> str:
         value = worst(rows, name)
         shown = f"{value:.0f}" if name == "median words" else f"{value:.0%}"
         text = f"{name} {op} {bound if name == 'median words' else f'{bound:.0%}'} (worst seed: {shown})"
-        (held if _OPS[op](value, bound) else missed).append(text)
+        (held if OPS[op](value, bound) else missed).append(text)
     seeds = len(rows)
     reading = f"Over {seeds} fine-tuning seeds, the targets that hold in every seed: {', '.join(held) or 'none'}."
     if missed:

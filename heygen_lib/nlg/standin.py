@@ -69,11 +69,12 @@ def card(manifest: dict) -> str:
     dev = [r for r in history if r["phase"] == "dev"]
     machine = manifest["machine"]
     sources = "\n".join(f"  - `{name}`: SHA-256 `{digest}`" for name, digest in manifest["sources"].items())
-    shape = ", ".join(f"{key} {config[key]}" for key in ("layers", "d_model", "heads", "block_size", "vocab_size"))
+    shape = (f"{config['layers']} blocks, {config['d_model']} wide, {config['heads']} heads, a window of "
+             f"{config['block_size']} tokens")
     return f"""# Model card: the kit's pretrained stand-in
 
-A small GPT-2 ({manifest['parameters']:,} parameters: {shape}) pretrained by the kit from scratch on open-domain
-conversation. It **stands in for distilgpt2** (82M parameters, pretrained on billions of tokens) where no GPU and no
+A small GPT-2 ({manifest['parameters']:,} parameters; {shape}) pretrained by the kit from scratch on
+open-domain conversation. It **stands in for distilgpt2** (82M parameters, pretrained on billions of tokens) where no GPU and no
 model hub are at hand: notebooks 04-06 fine-tune it in the smoke profile. It is **not a support agent**: it has
 never read a support reply, and after fine-tuning on 689 of them it writes short support-style replies, often
 generic, sometimes ungrammatical.
@@ -91,8 +92,9 @@ generic, sometimes ungrammatical.
 ## Tokenizer and model
 - Byte-level BPE, {config['vocab_size']:,} entries at most, trained on the texts above; `tokenizer.json` SHA-256
   `{manifest['tokenizer_sha256']}`.
-- GPT-2 architecture, {shape}, dropout {config['dropout']}; weights stored in half precision (`model.safetensors`,
-  SHA-256 `{manifest['weights_sha256']}`), loaded as fp32.
+- GPT-2 architecture: {shape}; dropout {config['dropout']}.
+- Weights stored in half precision (`model.safetensors`, SHA-256 `{manifest['weights_sha256']}`), loaded as
+  fp32.
 
 ## Training
 - {manifest['steps']:,} optimizer steps of {config['batch_size']} blocks x {config['block_size']} tokens:
@@ -103,12 +105,13 @@ generic, sometimes ungrammatical.
 - Held-out loss: {dev[0]['loss']:.3f} (perplexity {loss_to_perplexity(dev[0]['loss']):,.0f}) before training,
   {manifest['dev_loss']:.3f} (perplexity {loss_to_perplexity(manifest['dev_loss']):.1f}) for the weights as stored.
 - Built on {machine['device']}, {machine['cores']} cores, {machine['torch_threads']} torch threads, torch
-  {machine['torch']}, transformers {machine['transformers']}: {manifest['seconds'] / 60:.0f} minutes.
+  {machine['torch']}, transformers {machine['transformers']}: {manifest['seconds'] / 60:.0f} minutes of wall time on
+  that machine as it was (shared with other work, so an idle one is faster).
 
 ## Rebuild and checks
-- `{REBUILD}` rebuilds it into `artifacts/pretrained/` from `PretrainConfig`'s defaults; the kit uses that folder
-  when the shipped one no longer matches. `{REBUILD} --out heygen_lib/standin` replaces the shipped one
-  (then `python -m heygen_lib.nlg.standin` writes this card).
+- `{REBUILD}` rebuilds it into `artifacts/pretrained/` from `PretrainConfig`'s defaults; the kit uses
+  that folder when the shipped one no longer matches. `{REBUILD} --out heygen_lib/standin` replaces
+  the shipped one (then `python -m heygen_lib.nlg.standin` writes this card).
 - Every load checks `{MANIFEST}` against the kit: the config, the corpus files' hashes, the tokenizer's and the
   weights' hashes (`heygen_lib.nlg.standin.check`). A mismatch stops with the field that differs.
 - The tests rebuild the first {len(manifest['first_losses'])} steps and match the recorded losses, and reproduce
