@@ -35,7 +35,7 @@ class Lesson:
     value: float
     op: str  # one of <=, <, >=, >, ==
     bound: float
-    why: str = ""  # where the bound comes from (an issue, a paper) or what it shows
+    why: str = ""  # where the bound comes from (a paper, a target) or what it shows
 
     def __post_init__(self) -> None:
         if self.op not in _COMPARE:

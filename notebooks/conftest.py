@@ -1,10 +1,10 @@
 """What `make test` asks of each notebook beyond "every cell runs" (nbval executes the cells; it compares no output,
 since notebooks are stored stripped).
 
-- Clean outputs (issue 14): every executed cell goes through `heygen_lib.notebook_output`. The kernel nbval starts
+- Clean outputs: every executed cell goes through `heygen_lib.notebook_output`. The kernel nbval starts
   gets the figure and progress-bar watcher before the first cell; after each cell its outputs are checked and the cell
   fails naming every problem.
-- Lessons (issue 19): each notebook's lesson checks raise under ``HEYGEN_LESSONS=strict``; in addition, after a
+- Lessons: each notebook's lesson checks raise under ``HEYGEN_LESSONS=strict``; in addition, after a
   notebook's last cell its recorded results (``<notebook>.lessons.json``, written by `check_lessons` under the
   notebook's file stem) must exist and all hold, so a notebook that stops checking its lesson fails too.
 """
@@ -23,7 +23,7 @@ from heygen_lib.notebook_output import cell_problems
 from heygen_lib.paths import runs_dir
 
 # Notebooks whose problems are reported as warnings instead of failures, each with the reason. Kept empty: a notebook
-# goes here only with the issue that will clean it, so `make test` lists its problems meanwhile.
+# goes here only with the planned change that will clean it, so `make test` lists its problems meanwhile.
 OUTPUT_CHECK_EXEMPT: dict[str, str] = {}
 LESSONS_EXEMPT: dict[str, str] = {}
 
@@ -93,12 +93,12 @@ def pytest_runtest_call(item):
     found = []
     if problems:
         found.append((OUTPUT_CHECK_EXEMPT, notebook.name,
-                      f"{where}: unclean output (issue 14):\n" + "\n".join(f"  - {p}" for p in problems)))
+                      f"{where}: unclean output:\n" + "\n".join(f"  - {p}" for p in problems)))
     if item.cell_num == sum(cell.cell_type == "code" for cell in item.parent.nb.cells) - 1:
         lessons = read_lessons(_lessons_file(item.parent))
         if lessons is None:
             found.append((LESSONS_EXEMPT, notebook.name, f"{item.parent.nodeid} checked no lessons: call heygen_lib."
-                          f"lessons.check_lessons({notebook.stem!r}, [...]) on the numbers it teaches (issue 19)"))
+                          f"lessons.check_lessons({notebook.stem!r}, [...]) on the numbers it teaches"))
         elif failed := [lesson for lesson in lessons if not lesson["holds"]]:
             found.append((LESSONS_EXEMPT, notebook.name, f"{item.parent.nodeid} no longer shows its lesson: " + "; ".join(
                 f"{l['name']} = {l['value']:.4g}, must be {l['op']} {l['bound']}" for l in failed)))

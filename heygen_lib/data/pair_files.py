@@ -55,8 +55,9 @@ def save_pairs(pairs: Sequence[Pair], path: str | Path) -> Path:
     return path
 
 
-def load_pairs(path: str | Path) -> list[Pair]:
-    """Read pairs written by `save_pairs` (or by hand in the same schema); errors name file, line and field."""
+def load_pairs(path: str | Path, allow_empty: bool = False) -> list[Pair]:
+    """Read pairs written by `save_pairs` (or by hand in the same schema); errors name file, line and field. An
+    empty file is an error unless `allow_empty` (a review that accepted nothing writes one)."""
     path = Path(path)
     pairs = []
     for line, record in json_lines(path):
@@ -82,6 +83,6 @@ def load_pairs(path: str | Path) -> list[Pair]:
         if not isinstance(turn_index, int) or isinstance(turn_index, bool) or turn_index < 0:
             raise DataFormatError(path, f"expected a non-negative integer, got {turn_index!r}", line, "turn_index")
         pairs.append(Pair(turns, response, dialogue_id, source, turn_index, meta))
-    if not pairs:
+    if not pairs and not allow_empty:
         raise DataFormatError(path, "no pairs in the file")
     return pairs

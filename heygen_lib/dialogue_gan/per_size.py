@@ -45,7 +45,7 @@ def gan_pairs_by_size(base: str | Path, subsets: Mapping[int, Sequence[Pair]], p
         recipe = _recipe(base, subset, sizes, seed)
         cached = json.loads(recipe_file.read_text(encoding="utf-8")) if recipe_file.is_file() else {}
         if {k: v for k, v in cached.items() if k != "note"} == recipe:
-            made[n] = load_pairs(paths.reviewed) if paths.reviewed.is_file() else []
+            made[n] = load_pairs(paths.reviewed, allow_empty=True) if paths.reviewed.is_file() else []
             notes[n] = cached["note"]
             continue
         try:

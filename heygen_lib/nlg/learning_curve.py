@@ -55,11 +55,12 @@ class CurveConfig:
 
 
 def load_extra_pairs(path: str | Path, made_by: str) -> list[Pair]:
-    """Pairs another notebook wrote; a missing file stops with a message naming that notebook (`made_by`)."""
+    """Pairs another notebook wrote (possibly none: a review may accept nothing); a missing file stops with a
+    message naming that notebook (`made_by`)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: run notebook {made_by} first (it writes this file)")
-    return load_pairs(path)
+    return load_pairs(path, allow_empty=True)
 
 
 def drop_leaks(extra: Sequence[Pair], held_out: Sequence[Pair]) -> tuple[list[Pair], int]:
