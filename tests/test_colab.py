@@ -133,11 +133,10 @@ def test_apertium_counts_as_ready_only_with_both_modes_and_is_listed_again_after
         apertium.apertium_modes.cache_clear()  # the real Apertium for the tests that follow
 
 
-def test_readme_colab_section_names_what_the_cell_does():
+def test_the_colab_page_names_what_the_cell_does():
     import inspect
 
-    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("\n## On Colab\n")[1].split("\n## ")[0]
+    section = (PROJECT_ROOT / "docs" / "colab.md").read_text(encoding="utf-8")
     code = BOOTSTRAP_CELL + inspect.getsource(colab)
     for fact in ("/content/heygen-kit", ".colab-installed", "KEEP_ARTIFACTS_ON_DRIVE", "HEYGEN_ARTIFACTS_DIR",
                  "/content/drive/MyDrive/heygen-kit/artifacts", 'nltk.download("wordnet"', "apt-get",

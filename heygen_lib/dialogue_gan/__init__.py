@@ -10,22 +10,40 @@ The from-scratch LSTM version stays as the teaching contrast: `data`, `generator
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
 from pathlib import Path
+
+from heygen_lib.profile import PROFILES
+
+# What a notebook opened alone builds when notebook 04's reviewed pairs are missing: the smoke pipeline with a third
+# of its adversarial steps and half its candidates, a minute or two on 2 CPU cores.
+QUICK = replace(PROFILES["smoke"].dialogue_gan, lm_adversarial_steps=4, lm_candidates=120, lm_keep=40)
 
 
 def ensure_reviewed_pairs(profile=None) -> Path:
     """The reviewed GAN pairs notebook 05 mixes in (`review.reviewed_pairs_path()`); when the file is missing, a
-    quick version is built (MLE, discriminator, a short adversarial run, export, the scripted rule review) at the
-    smoke profile's sizes, saying so in one line."""
+    quick version is built (MLE, discriminator, a short adversarial run, export, the scripted rule review) at
+    `QUICK` sizes, saying so in one line. A discriminator that cannot learn gives an empty set, said too."""
+    from heygen_lib.dialogue_gan.feature_discriminator import DiscriminatorAtChance
     from heygen_lib.dialogue_gan.lm_pipeline import build_reviewed_export
     from heygen_lib.dialogue_gan.review import reviewed_pairs_path
-    from heygen_lib.nlg.finetune import base_model, quiet_file_progress
-    from heygen_lib.profile import PROFILES, active_profile
+    from heygen_lib.data.pair_files import load_pairs, save_pairs
+    from heygen_lib.nlg.finetune import base_model
+    from heygen_lib.nlg.hf_training import quiet_file_progress
+    from heygen_lib.profile import active_profile
 
     path = reviewed_pairs_path()
     if path.is_file():
         return path
-    profile = profile or active_profile()
-    print("no reviewed GAN pairs yet (notebook 04 makes them): building a quick set at smoke size, a few minutes")
-    with quiet_file_progress():  # the judge's encoder would show transformers' "Loading weights" bar
-        return build_reviewed_export(PROFILES["smoke"].dialogue_gan, base_model(profile))
+    started = time.perf_counter()
+    try:
+        with quiet_file_progress():  # the judge's encoder would show transformers' "Loading weights" bar
+            build_reviewed_export(QUICK, base_model(profile or active_profile()))
+        made = f"{len(load_pairs(path, allow_empty=True))} accepted by the review rule"
+    except DiscriminatorAtChance as err:
+        save_pairs([], path)
+        made = f"none: {str(err).split(', so')[0]}"
+    print(f"no reviewed GAN pairs yet (notebook 04 makes them): built a quick set in "
+          f"{time.perf_counter() - started:.0f} s, {made}")
+    return path

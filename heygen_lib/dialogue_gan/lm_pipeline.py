@@ -315,8 +315,8 @@ def export_lm_candidates(policy, tokenizer, train: Sequence[Pair], discriminator
     mask, reports = apply_filters([texts[i] for i in index], [None] * len(index), filters)
     steps += [ExportStep(r.filter, r.dropped, r.threshold) for r in reports]
     index = index[mask]
-    if not len(index):
-        raise ValueError("no candidate survived the export filters; generate more")
+    if not len(index):  # nothing to review: an empty export, which the review turns into an empty set
+        return ExportResult([], ExportReport(n, steps, 0), save_pairs([], path))
     d_scores = discriminator.model.probability(features([prompts_contexts[i] for i in index],
                                                         [texts[i] for i in index])).numpy()
     best = np.argsort(-d_scores, kind="stable")[:keep]
