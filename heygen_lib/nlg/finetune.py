@@ -18,13 +18,11 @@ import math
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from transformers.utils import logging as hf_logging
 from transformers import (AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer,
                           EarlyStoppingCallback, PrinterCallback, Trainer, TrainerCallback, TrainingArguments)
 from transformers.trainer_utils import get_last_checkpoint
@@ -37,6 +35,7 @@ from heygen_lib.nlg.rows import RowReport, collator_for, encode_pairs
 from heygen_lib.paths import artifacts_dir
 from heygen_lib.profile import NlgSizes, Profile, active_profile
 from heygen_lib.profile import device as default_device
+from heygen_lib.quiet import quiet_file_progress  # re-exported: its home is heygen_lib.quiet
 from heygen_lib.tiny_models import build_tiny_causal_lm
 
 FREEZE_STRATEGIES = ("none", "top-k", "head", "lora")
@@ -150,19 +149,6 @@ class FineTuneResult:
     dev_rows: RowReport
     trainable_parameters: int
     seconds: float
-
-
-@contextmanager
-def quiet_file_progress() -> Iterator[None]:
-    """Silence transformers' per-file bars ("Loading weights", "Writing model shards"): a fine-tuning run saves a
-    checkpoint at every evaluation and a notebook would fill with them. Trainer's own progress bar is not affected."""
-    was_enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            hf_logging.enable_progress_bar()
 
 
 def tokenizer_texts(pairs: Sequence[Pair]) -> list[str]:
