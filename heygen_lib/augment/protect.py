@@ -19,6 +19,7 @@ Protected, found by `protected_spans`:
 
 from __future__ import annotations
 
+import bisect
 import functools
 import json
 import re
@@ -50,7 +51,12 @@ _PATTERNS = {
 # starts: without it a long run like "a-a-a-..." is scanned to its end from every position (quadratic time).
 _SPAN = re.compile("|".join(f"(?P<{kind}>{pattern})" for kind, pattern in _PATTERNS.items()))
 _TRAILING = ".,;:!?)]}'\"’”"  # closes a sentence or a bracket, not a URL
-_NAME = re.compile(r"\b[A-Z][A-Za-z0-9]*[a-z0-9][A-Za-z0-9]*(?:[ -][A-Z][A-Za-z0-9]+)*(?![\w'’])")
+# A capital, then letters and digits with a lower-case letter or digit among them: the look-ahead checks that once,
+# and the possessive runs (*+, ++) never give back characters, so a long word that fails the final check fails in
+# one pass (two adjacent greedy runs would try every split point of it: quadratic time).
+_NAME = re.compile(r"\b[A-Z](?=[A-Z]*+[a-z0-9])[A-Za-z0-9]*+(?:[ -][A-Z][A-Za-z0-9]++)*(?![\w'’])")
+# A lower-case word, not one inside a URL or an address; possessive for the same reason.
+_LOWER = re.compile(r"(?<![\w.@])[a-z][\w'-]*+(?![.@]\w)")
 _NON_WORD = re.compile(r"\W")
 _SENTENCE_END = re.compile(r"[.!?]\s|\n")
 
@@ -72,7 +78,7 @@ def names_in(texts: Iterable[str], min_count: int = 2, min_capitalised: float = 
     capitalised: Counter[str] = Counter()
     lower: Counter[str] = Counter()
     for text in texts:
-        lower.update(re.findall(r"(?<![\w.@])[a-z][\w'-]*(?![\w'-]*[.@]\w)", text))  # not in a URL or address
+        lower.update(_LOWER.findall(text))
         for match in _NAME.finditer(text):
             if _starts_sentence(text, match.start()):  # "Ask Tom": the run's first word is a sentence's
                 second = re.search(r"[ -]", match.group())
@@ -168,5 +174,7 @@ def with_protected(text: str, tokens: Iterable[tuple[int, int]]) -> list[tuple[i
 
 
 def inside(position: int, spans: Sequence[tuple[int, int]]) -> bool:
-    """Whether `position` lies strictly inside one of `spans` (not at its start)."""
-    return any(start < position < end for start, end in spans)
+    """Whether `position` lies strictly inside one of `spans` (not at its start). `spans` in order and never
+    overlapping, as `protected_spans` returns them: a binary search, so a caller may ask at every sentence end."""
+    after = bisect.bisect_left(spans, position, key=lambda span: span[0])  # the first span starting at or after it
+    return after > 0 and position < spans[after - 1][1]
