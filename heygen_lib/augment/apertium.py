@@ -127,6 +127,9 @@ def _placeholder(i: int) -> str:
     return f"Qprot{i}q"
 
 
+_PLACEHOLDER = re.compile(r"Qprot(\d+)q")
+
+
 def _hold(text: str) -> tuple[str, list[str]]:
     """`text` with each protected span replaced by a placeholder word, and the spans in placeholder order."""
     spans = protected_spans(text)
@@ -139,9 +142,18 @@ def _hold(text: str) -> tuple[str, list[str]]:
 
 
 def _release(text: str, held: Sequence[str]) -> str:
-    for i, span in enumerate(held):
-        text = text.replace(_placeholder(i), span, 1)
-    return text
+    """`text` with the first copy of each placeholder swapped back for its span, in one pass over the text (one
+    replace per span would read the text once per span: quadratic in a turn of many spans)."""
+    released: set[int] = set()
+
+    def span(match: re.Match[str]) -> str:
+        i = int(match.group(1))
+        if i >= len(held) or i in released:
+            return match.group()
+        released.add(i)
+        return held[i]
+
+    return _PLACEHOLDER.sub(span, text)
 
 
 def _tidy(text: str, like: str) -> str:
