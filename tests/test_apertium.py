@@ -5,7 +5,7 @@ import random
 import pytest
 
 from heygen_lib.augment.apertium import (ApertiumBackTranslator, ApertiumConfig, _MARK, _tidy, apertium_available,
-                                        translate)
+                                        placeholder_effect, translate)
 from heygen_lib.augment.evaluate import meaning_change_rates, wilson_interval
 
 from linear_time import MAX_RATIO, growth_ratio
@@ -38,6 +38,20 @@ def test_round_trip_rephrases_and_keeps_protected_spans():
     for span in ("$54.90", "BC-4821937", "jo@example.com", "March 3rd, 2024"):
         assert span in back[1]
     assert back[2:] == [None, None]
+
+
+@needs_apertium
+def test_a_time_counted_back_from_now_survives_the_round_trip_whole():
+    # Held apart from its "2 days", "ago" went to Spanish as "hace" and came back "does".
+    [back] = ApertiumBackTranslator().augment(["cancelled my order 2 days ago and still see the money"], random.Random(0))
+    assert "2 days ago" in back and "does" not in back
+
+
+@needs_apertium
+def test_the_placeholder_effect_compares_round_trips_with_and_without_placeholders():
+    texts = ["cancelled my order 2 days ago and still see the money", "it was cancelled on 16 May", "no span here"]
+    effect = placeholder_effect(ApertiumBackTranslator(), texts)
+    assert effect.compared == 2 and 0 <= effect.changed <= 2 and len(effect.examples) == effect.changed
 
 
 def test_putting_spans_back_takes_time_linear_in_their_number(monkeypatch):

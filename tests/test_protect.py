@@ -143,6 +143,11 @@ def test_a_name_run_at_a_sentence_start_loses_its_first_word(text, first_word_ke
     assert ("Tom Hardy" in found) == first_word_kept
 
 
+def test_a_time_counted_back_from_now_is_one_span_with_its_ago():
+    assert protected_texts("sent 2 days ago, 3weeks ago and in 30 days; agony 4 days agora") == [
+        "2 days ago", "3weeks ago", "30 days", "4 days"]
+
+
 def test_names_in_time_grows_linearly_with_a_long_word():
     # "Aaaa...a'": a capitalised word ended by a quote; "aaaa...a.com": a lower-case word that looks like an address
     assert growth_ratio(lambda text: names_in(["A" + text + "'"]), "a", 4000) <= MAX_RATIO

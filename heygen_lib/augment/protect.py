@@ -10,7 +10,8 @@ Protected, found by `protected_spans`:
 * the masks of the cleaning step (``<email>``, ``<url>``, ``<phone>``), e-mail addresses and URLs (``https://...``,
   ``www....``, ``brightcart.com/returns``); a full stop or comma after a URL ends the sentence, not the URL;
 * dates ("12/03/2024", "2024-03-12", "March 3rd, 2024", "3 March", "Mon 3 June") and clock times ("10:30", "3 pm");
-* numbers with their currency and unit ("$54.90", "£1,200", "30 days", "1.7L", "2.4 GHz", "15%");
+* numbers with their currency and unit ("$54.90", "£1,200", "30 days", "1.7L", "2.4 GHz", "15%"), and a time
+  counted back from now with its "ago" ("2 days ago");
 * codes with a digit in them: order and ticket ids ("BC-4821937", "#48213", "TCK-0093"), discount codes
   ("SPRING15"), models ("E27");
 * product and other names of the data (`data_names`): capitalised words and runs of them ("Brightcart Plus",
@@ -33,8 +34,9 @@ _MONTH = (r"(?:January|February|March|April|May|June|July|August|September|Octob
 _WEEKDAY = r"(?:Mon|Tue|Tues|Wed|Thu|Thur|Thurs|Fri|Sat|Sun)(?:day|nesday|sday|urday|\.)?"
 _DAY = r"\d{1,2}(?:st|nd|rd|th)?"
 # Units a space may part from their number; one-letter units ("1.7L", "4x") must touch it ("2 in" is not inches).
+_DURATIONS = r"days?|weeks?|months?|years?|hours?|hrs?|minutes?|mins?|seconds?|secs?"
 _UNITS = (r"%|°[CF]|kg|lbs?|oz|ml|cl|cm|mm|km|inch(?:es)?|ft|gb|mb|tb|kb|ghz|mhz|hz|kw|mah|wh|"
-          r"days?|weeks?|months?|years?|hours?|hrs?|minutes?|mins?|seconds?|secs?|"
+          rf"{_DURATIONS}|"
           r"am|pm|a\.m\.|p\.m\.|euros?|dollars?|pounds?|cents?|usd|eur|gbp|cad")
 _PATTERNS = {
     "mask": r"<(?:email|url|phone|[a-z_]+)>",
@@ -43,6 +45,9 @@ _PATTERNS = {
     "date": (rf"\b\d{{4}}-\d{{2}}-\d{{2}}\b|\b\d{{1,2}}[/.]\d{{1,2}}[/.]\d{{2,4}}\b"
              rf"|\b(?:{_WEEKDAY},?\s)?(?:{_MONTH}\s{_DAY}(?:,?\s\d{{4}})?|{_DAY}\s(?:of\s)?{_MONTH}(?:,?\s\d{{4}})?)(?!\w)"),
     "time": r"\b\d{1,2}:\d{2}(?:\s?(?:am|pm|a\.m\.|p\.m\.))?(?!\w)",
+    # A time counted back from now, whole: "2 days ago" is one fact, and a translation that sees "2 days" kept apart
+    # from "ago" cannot put "ago" back where it belongs ("hace 2 días" came back "2 days does").
+    "ago": rf"(?<![\w.])\d+\s?(?i:{_DURATIONS})\s(?i:ago)\b",
     # A number with its currency and unit; the number may carry thousands separators and decimals.
     "amount": rf"(?:[$€£¥]\s?|\b(?:USD|EUR|GBP|CAD)\s?)?(?<![\w.])\d+(?:[.,]\d+)*(?:\s?(?i:{_UNITS})(?!\w)|(?i:[glmhvwxk])\b)?",
     "code": r"(?<![\w-])#?(?:[A-Za-z]+[-_])*[A-Za-z]*\d\w*(?:[-/][A-Za-z0-9]+)*\b|#[A-Za-z0-9][\w-]*\b",
