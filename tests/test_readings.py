@@ -60,3 +60,13 @@ def test_the_word_order_reading_charges_a_swap_against_a_deletion_under_each_mea
     assert costs["similarity"] == 1.0 and round(costs["perplexity"], 6) == 4.0 and round(costs["sensitivity"], 6) == 4.0
     reading = order_reading(rows, 0.2)
     assert "**1.00x**" in reading and "**4.0x**" in reading and "0.830 (the lowest row)" in reading
+
+
+def test_a_measure_that_moves_for_neither_edit_gives_no_verdict():
+    import math
+
+    from heygen_lib.augment.readings import order_costs
+
+    rows = [{"augmenter": name, "rate": 0.2, "similarity to source": 0.9, "perplexity vs source": 1.0}
+            for name in ("random-swap", "random-deletion")]
+    assert math.isnan(order_costs(rows, 0.2)["sensitivity"])

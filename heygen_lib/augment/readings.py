@@ -12,6 +12,7 @@ The lessons, each against a bound a lost lesson would cross:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -34,9 +35,15 @@ def order_costs(rows: Sequence[Mapping[str, Any]], rate: float) -> dict[str, flo
     drop below 1 and the perplexity ratio's rise above 1, swap's divided by deletion's."""
     by_key = {(row["augmenter"], row["rate"]): row for row in rows}
     swap, deletion = by_key["random-swap", rate], by_key["random-deletion", rate]
-    similarity = (1 - swap["similarity to source"]) / (1 - deletion["similarity to source"])
-    perplexity = (swap["perplexity vs source"] - 1) / (deletion["perplexity vs source"] - 1)
-    return {"rate": rate, "similarity": similarity, "perplexity": perplexity, "sensitivity": perplexity / similarity}
+    similarity = _ratio(1 - swap["similarity to source"], 1 - deletion["similarity to source"])
+    perplexity = _ratio(swap["perplexity vs source"] - 1, deletion["perplexity vs source"] - 1)
+    return {"rate": rate, "similarity": similarity, "perplexity": perplexity, "sensitivity": _ratio(perplexity, similarity)}
+
+
+def _ratio(part: float, whole: float) -> float:
+    """part / whole, NaN where whole is 0 (a measure that moved for neither edit has no verdict, and a NaN never
+    passes a lesson check)."""
+    return part / whole if whole else math.nan
 
 
 def order_reading(rows: Sequence[Mapping[str, Any]], rate: float) -> str:
