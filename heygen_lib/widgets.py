@@ -6,16 +6,13 @@ Every panel runs once with its defaults when it is built, so a headless run show
 from __future__ import annotations
 
 import html
-import itertools
-import random
 from collections.abc import Callable, Mapping, Sequence
 
 import ipywidgets as w
 from IPython.display import display
 
 from heygen_lib import plots
-from heygen_lib.augment.base import TextAugmenter, augment_pairs, originals_of
-from heygen_lib.data import Dialogue, Pair, build_pairs, format_pair, split_dialogues
+from heygen_lib.data import Dialogue, build_pairs, format_pair, split_dialogues
 from heygen_lib.data.stats import response_lengths
 
 
@@ -109,30 +106,6 @@ def pairs_explorer(
     box = run_panel([corpus, window, speaker, examples], action, "Explore (context, response) pairs", run_now=False)
     box.run()
     return box
-
-
-def augmentation_preview(
-    pairs: Sequence[Pair], augmenters: Mapping[str, Callable[[float], TextAugmenter]], seed: int = 0
-) -> w.VBox:
-    """Pick an augmenter, a rate and what to rewrite; each Run draws new random pairs and shows them before and after.
-
-    `augmenters` maps a name to a function from rate to augmenter (augmenters without a rate ignore it).
-    """
-    name = w.Dropdown(options=list(augmenters), description="augmenter")
-    rate = w.FloatSlider(value=0.1, min=0.05, max=0.5, step=0.05, description="rate")
-    target = w.Dropdown(options=["response", "context", "both"], description="rewrite")
-    examples = w.IntSlider(value=2, min=1, max=6, description="examples")
-    presses = itertools.count()
-
-    def action(_: w.Output) -> None:
-        draw = seed + next(presses)
-        sample = random.Random(draw).sample(list(pairs), min(examples.value, len(pairs)))
-        new, report = augment_pairs(sample, augmenters[name.value](rate.value), target=target.value, seed=draw)
-        print(report)
-        for pair, original in zip(new, originals_of(new, sample)):
-            print(f"\nbefore {format_pair(original)}\nafter  {format_pair(pair)}")
-
-    return run_panel([name, rate, target, examples], action, "Preview an augmenter on random training pairs")
 
 
 class LivePlot:

@@ -86,3 +86,32 @@ def test_the_context_is_rewritten_by_default_and_each_target_has_its_own_pool_fi
     assert all(n.response == o.response and n.context != o.context for n, o in zip(new, originals_of(new, pairs())))
     assert augmented_pairs_path().name == "support_train_augmented_context.jsonl"
     assert augmented_pairs_path("response") != augmented_pairs_path("context")
+
+
+def kit_imports(path) -> set[str]:
+    """The heygen_lib modules a source file imports, at the top or inside functions."""
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {name for name in found if name.startswith("heygen_lib")}
+
+
+def test_augmentation_imports_nothing_from_the_layers_that_use_it():
+    from heygen_lib.paths import PROJECT_ROOT
+
+    above = ("heygen_lib.nlg", "heygen_lib.gan", "heygen_lib.dialogue_gan", "heygen_lib.chat")
+    found = {path.name: sorted(m for m in kit_imports(path) if m.startswith(above))
+             for path in (PROJECT_ROOT / "heygen_lib" / "augment").glob("*.py")}
+    assert {name: mods for name, mods in found.items() if mods} == {}
+
+
+def test_widgets_and_quiet_progress_import_nothing_from_augmentation():
+    from heygen_lib.paths import PROJECT_ROOT
+
+    assert not {m for m in kit_imports(PROJECT_ROOT / "heygen_lib" / "widgets.py") if m.startswith("heygen_lib.augment")}
+    assert kit_imports(PROJECT_ROOT / "heygen_lib" / "quiet.py") == set()

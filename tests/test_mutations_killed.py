@@ -4,7 +4,6 @@ reports, loss values) so they survive refactors of the code behind it.
 """
 
 import fcntl
-import os
 import pickle
 import re
 import threading

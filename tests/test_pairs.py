@@ -74,3 +74,21 @@ def test_leak_count_is_zero_for_the_split_and_counts_each_leaked_conversation_on
     assert conversations_in_two_splits(Splits(splits.train, [*splits.dev, renamed], splits.test)) == 1
     same_id = Dialogue(leaked.id, (Turn("x", "new words"),), leaked.source)  # same id, other turns
     assert conversations_in_two_splits(Splits(splits.train, splits.dev, [same_id])) == 1
+
+
+def chats(n=20, turns=6):
+    return [Dialogue(f"c{i}", tuple(Turn("customer" if j % 2 == 0 else "agent", f"message {j} of chat {i}")
+                                   for j in range(turns)), "t") for i in range(n)]
+
+
+def test_a_random_pair_split_shares_most_test_conversations_with_train_and_a_conversation_split_none():
+    from heygen_lib.data import random_pair_split, shared_conversations
+
+    pairs = build_pairs(chats(), response_speaker="agent")
+    train, dev, test = random_pair_split(pairs, seed=0)
+    assert sorted(map(id, train + dev + test)) == sorted(map(id, pairs))  # every pair once
+    shared, tested = shared_conversations(train, test)
+    assert tested > 0 and shared / tested > 0.5
+    splits = split_dialogues(chats(), seed=0)
+    by_conversation = [build_pairs(part, response_speaker="agent") for part in (splits.train, splits.test)]
+    assert shared_conversations(*by_conversation) == (0, len(splits.test))

@@ -278,3 +278,13 @@ def test_synonym_augmenters_are_deterministic_for_a_seed(wordnet, agent_turns):
         first = augmenter.augment(agent_turns[:30], random.Random(7))
         assert first == augmenter.augment(agent_turns[:30], random.Random(7))
         assert first != augmenter.augment(agent_turns[:30], random.Random(8))
+
+
+def test_wordnet_loads_english_without_the_multilingual_sense_map():
+    from heygen_lib.augment.wordnet import load_wordnet, wordnet_available
+
+    if not wordnet_available():
+        pytest.skip("WordNet is not installed")
+    reader = load_wordnet()
+    assert reader.map30 is None and reader.get_version() == "3.0"
+    assert "business_relationship" in {lemma.name() for synset in reader.synsets("account") for lemma in synset.lemmas()}

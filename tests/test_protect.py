@@ -16,6 +16,8 @@ from heygen_lib.augment.perturb import (Chain, RandomDeletion, RandomDeletionCon
 from heygen_lib.augment.protect import broken_spans, data_names, names_in, protected_texts, with_protected
 from heygen_lib.augment.reversal import SentenceReversal, WordReversal, WordReversalConfig, split_sentences
 
+from linear_time import MAX_RATIO, growth_ratio
+
 SPANS = [
     "jo.smith@example.com", "<email>", "https://brightcart.example/returns?id=4", "www.parcelwise.example/track",
     "brightcart.com/help", "$54.90", "£1,200", "€15", "30 days", "1.7L", "2.4 GHz", "15%", "BC-4821937", "#48213",
@@ -139,3 +141,14 @@ def test_protected_spans_run_in_linear_time_on_a_one_megabyte_token():
 def test_a_name_run_at_a_sentence_start_loses_its_first_word(text, first_word_kept):
     found = names_in([text], min_count=1)
     assert ("Tom Hardy" in found) == first_word_kept
+
+
+def test_a_time_counted_back_from_now_is_one_span_with_its_ago():
+    assert protected_texts("sent 2 days ago, 3weeks ago and in 30 days; agony 4 days agora") == [
+        "2 days ago", "3weeks ago", "30 days", "4 days"]
+
+
+def test_names_in_time_grows_linearly_with_a_long_word():
+    # "Aaaa...a'": a capitalised word ended by a quote; "aaaa...a.com": a lower-case word that looks like an address
+    assert growth_ratio(lambda text: names_in(["A" + text + "'"]), "a", 4000) <= MAX_RATIO
+    assert growth_ratio(lambda text: names_in([text + ".com"]), "a", 4000) <= MAX_RATIO

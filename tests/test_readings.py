@@ -36,3 +36,37 @@ def test_cleaning_reading_says_all_most_or_some_as_the_numbers_say():
         "- **mix**: 6 of 10 (60%) dialogues removed, some of them as too short (3).",
         "- **clean**: 0 of 5 (0%) dialogues removed.",
     ]
+
+
+def test_one_sided_conversations_and_written_out_addresses_are_counted():
+    import math
+
+    from heygen_lib.data import Dialogue, Turn
+    from heygen_lib.data.readings import addresses, gone_share, one_sided
+
+    dialogues = [Dialogue("a", (Turn("x", "hi jo@example.com and al@b.co"), Turn("x", "<email>")), "t"),
+                 Dialogue("b", (Turn("x", "hi"), Turn("y", "hello")), "t")]
+    assert one_sided(dialogues) == 1 and addresses(dialogues) == 2
+    assert gone_share(4, 1) == 0.75 and math.isnan(gone_share(0, 0))  # nothing to remove: no verdict
+
+
+def test_the_word_order_reading_charges_a_swap_against_a_deletion_under_each_measure():
+    from heygen_lib.augment.readings import order_costs, order_reading
+
+    rows = [{"augmenter": "random-swap", "rate": 0.2, "similarity to source": 0.92, "perplexity vs source": 2.2},
+            {"augmenter": "random-deletion", "rate": 0.2, "similarity to source": 0.92, "perplexity vs source": 1.3},
+            {"augmenter": "word-reversal", "rate": None, "similarity to source": 0.83, "perplexity vs source": 4.6}]
+    costs = order_costs(rows, 0.2)
+    assert costs["similarity"] == 1.0 and round(costs["perplexity"], 6) == 4.0 and round(costs["sensitivity"], 6) == 4.0
+    reading = order_reading(rows, 0.2)
+    assert "**1.00x**" in reading and "**4.0x**" in reading and "0.830 (the lowest row)" in reading
+
+
+def test_a_measure_that_moves_for_neither_edit_gives_no_verdict():
+    import math
+
+    from heygen_lib.augment.readings import order_costs
+
+    rows = [{"augmenter": name, "rate": 0.2, "similarity to source": 0.9, "perplexity vs source": 1.0}
+            for name in ("random-swap", "random-deletion")]
+    assert math.isnan(order_costs(rows, 0.2)["sensitivity"])

@@ -17,6 +17,8 @@ from heygen_lib.augment.reversal import (
 )
 from heygen_lib.data import Dialogue, Turn, clean_dialogues, load_support_set
 
+from linear_time import MAX_RATIO, growth_ratio
+
 RNG = random.Random(0)
 STAY, MOVE = WordReversal(), WordReversal(WordReversalConfig(punctuation="move"))
 
@@ -297,3 +299,14 @@ def test_corpus_mix_refuses_a_share_a_corpus_cannot_supply_unless_told_to_repeat
 def test_corpus_mix_checks_its_proportions(proportions, match):
     with pytest.raises(ValueError, match=match):
         mix_corpora(corpora(), proportions, total=10)
+
+
+def test_word_reversal_time_grows_linearly_with_the_number_of_protected_spans():
+    reverse = lambda text: WordReversal().augment([text], random.Random(0))
+    assert growth_ratio(reverse, "$1.2.", 1000) <= MAX_RATIO  # "$1.2" is a protected amount, "." a mark after it
+    assert growth_ratio(reverse, "<email>,", 1000) <= MAX_RATIO  # a cleaned turn of comma-joined addresses
+
+
+def test_sentence_reversal_time_grows_linearly_with_the_number_of_sentences():
+    assert growth_ratio(lambda text: SentenceReversal().augment([text], random.Random(0)), "I paid $5. ",
+                          1000) <= MAX_RATIO

@@ -1,7 +1,7 @@
 """The selection rule picks from the measured table, and the written pool is exactly what it picked."""
 
 import json
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import pytest
 
@@ -9,7 +9,7 @@ from heygen_lib.augment import augment_pairs, augmented_pairs_path, ensure_augme
 from heygen_lib.augment.perturb import RandomSwap, RandomSwapConfig, Typos, TypoConfig
 from heygen_lib.augment.reversal import SentenceReversal
 from heygen_lib.augment.selection import (SelectionRule, build_pool, count_broken_spans, manifest_path,
-                                          pool_selection, target_texts, write_pool)
+                                          pool_selection, rule_pool, target_texts, write_pool, written_manifest)
 from heygen_lib.data import Dialogue, Turn, build_pairs
 from heygen_lib.data.pair_files import load_pairs
 
@@ -88,13 +88,59 @@ def test_ensure_augmented_pairs_reuses_the_pool_notebook_02_wrote(tmp_path, monk
 
 
 def test_the_selection_panel_keeps_the_rules_allowed_augmenters(tmp_path, monkeypatch, capsys):
-    import heygen_lib.augment.panel as panel
+    from heygen_lib.augment.panel import selection_panel
 
     monkeypatch.setenv("HEYGEN_ARTIFACTS_DIR", str(tmp_path))
-    written = []
-    monkeypatch.setattr(panel, "write_pool", lambda pool, target, rule, selection, *a, **k: written.append(
-        (rule, selection)))
     rule = SelectionRule(min_coverage=0.0, allowed=("typos",))
     makers = {"typos": lambda rate: Typos(TypoConfig(rate=rate)), "synonym-replacement": None}
-    panel.selection_panel(TABLE, support_pairs(), makers, target="context", rule=rule)
-    assert written == [(rule, [("typos", 0.2)])]  # not synonym-replacement, which the thresholds alone admit
+    selection_panel(TABLE, support_pairs(), makers, target="context", rule=rule)
+    manifest = written_manifest("context")
+    assert manifest["rule"] == asdict(rule)
+    assert manifest["selected"] == [{"augmenter": "typos", "rate": 0.2}]  # not synonym-replacement, which the
+    assert pool_selection(load_pairs(augmented_pairs_path("context"))) == [("typos", 0.2)]  # thresholds admit
+
+
+def test_the_selection_panel_leaves_a_pool_the_same_rule_wrote_as_it_is(tmp_path, monkeypatch, capsys):
+    from heygen_lib.augment.panel import selection_panel
+
+    monkeypatch.setenv("HEYGEN_ARTIFACTS_DIR", str(tmp_path))
+    rule = SelectionRule(min_coverage=0.0, allowed=("typos",))
+    makers = {"typos": lambda rate: Typos(TypoConfig(rate=rate))}
+    pool = rule_pool(support_pairs(), makers, rule, TABLE, "context", seed=0)
+    before = pool.path.stat().st_mtime_ns
+    selection_panel(TABLE, support_pairs(), makers, target="context", rule=rule)
+    assert "already holds this selection" in capsys.readouterr().out
+    assert pool.path.stat().st_mtime_ns == before
+    panel = selection_panel(TABLE, support_pairs(), makers, target="context", rule=replace(rule, min_similarity=0.88))
+    assert written_manifest("context")["selected"] == [{"augmenter": "typos", "rate": 0.1}] and panel is not None
+
+
+def test_a_pool_says_its_rule_with_every_parameter_and_what_it_selected(tmp_path, monkeypatch):
+    monkeypatch.setenv("HEYGEN_ARTIFACTS_DIR", str(tmp_path))
+    rule = SelectionRule(min_coverage=0.25, allowed=("typos", "sentence-reversal"))
+    makers = {"typos": lambda rate: Typos(TypoConfig(rate=rate)), "sentence-reversal": lambda rate: SentenceReversal()}
+    text = str(rule_pool(support_pairs(), makers, rule, TABLE, "context", seed=0))
+    for part in ("only typos, sentence-reversal", "similarity to source >= 0.85", "perplexity ratio <= 2.0",
+                 "coverage >= 0.25", "highest distinct-2", "selected: typos at 0.2, sentence-reversal"):
+        assert part in text
+
+
+def test_measuring_again_with_another_seed_skips_the_augmenters_that_ignore_the_seed(tmp_path, monkeypatch):
+    from heygen_lib.augment.selection import reseeded
+    from heygen_lib.language_models import NGramLM
+
+    class Encoder:  # every text the same direction: similarity 1
+        def encode(self, texts):
+            import torch
+            return torch.ones(len(texts), 2) / 2**0.5
+
+    monkeypatch.setenv("HEYGEN_ARTIFACTS_DIR", str(tmp_path))
+    sources = support_pairs()
+    makers = {"typos": lambda rate: Typos(TypoConfig(rate=rate)), "sentence-reversal": lambda rate: SentenceReversal()}
+    rule = SelectionRule(min_coverage=0.0, allowed=tuple(makers))
+    pool = rule_pool(sources, makers, rule, TABLE, "context", seed=0)
+    assert pool.selection == [("typos", 0.2), ("sentence-reversal", None)]
+    lm = NGramLM(order=3).fit(target_texts(sources, "context"))
+    again = reseeded(sources, makers, pool, Encoder(), lm, seed=1)
+    assert [(r["augmenter"], r["rate"]) for r in again] == [("typos", 0.2)]
+    assert again[0]["similarity (seed 0 / 1)"] == "0.860 / 1.000"

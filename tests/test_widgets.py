@@ -2,7 +2,8 @@ import random
 
 from heygen_lib.augment import TextAugmenter
 from heygen_lib.data import Dialogue, Turn, build_pairs
-from heygen_lib.widgets import augmentation_preview, pairs_explorer
+from heygen_lib.augment.panel import augmentation_preview
+from heygen_lib.widgets import pairs_explorer
 
 
 class Upper(TextAugmenter):

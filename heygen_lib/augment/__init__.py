@@ -29,9 +29,9 @@ def ensure_augmented_pairs(profile: Profile | None = None, target: Target = "con
     if path.is_file():
         return path
     from heygen_lib.augment.selection import make_pool
-    from heygen_lib.nlg.finetune import quiet_file_progress
     from heygen_lib.paths import shown_path
     from heygen_lib.profile import active_profile
+    from heygen_lib.quiet import quiet_file_progress
 
     start = time.perf_counter()
     with quiet_file_progress():  # the encoder's "Loading weights" bar would be a stray bar in the notebook

@@ -10,7 +10,8 @@ Protected, found by `protected_spans`:
 * the masks of the cleaning step (``<email>``, ``<url>``, ``<phone>``), e-mail addresses and URLs (``https://...``,
   ``www....``, ``brightcart.com/returns``); a full stop or comma after a URL ends the sentence, not the URL;
 * dates ("12/03/2024", "2024-03-12", "March 3rd, 2024", "3 March", "Mon 3 June") and clock times ("10:30", "3 pm");
-* numbers with their currency and unit ("$54.90", "£1,200", "30 days", "1.7L", "2.4 GHz", "15%");
+* numbers with their currency and unit ("$54.90", "£1,200", "30 days", "1.7L", "2.4 GHz", "15%"), and a time
+  counted back from now with its "ago" ("2 days ago");
 * codes with a digit in them: order and ticket ids ("BC-4821937", "#48213", "TCK-0093"), discount codes
   ("SPRING15"), models ("E27");
 * product and other names of the data (`data_names`): capitalised words and runs of them ("Brightcart Plus",
@@ -19,6 +20,7 @@ Protected, found by `protected_spans`:
 
 from __future__ import annotations
 
+import bisect
 import functools
 import json
 import re
@@ -32,8 +34,9 @@ _MONTH = (r"(?:January|February|March|April|May|June|July|August|September|Octob
 _WEEKDAY = r"(?:Mon|Tue|Tues|Wed|Thu|Thur|Thurs|Fri|Sat|Sun)(?:day|nesday|sday|urday|\.)?"
 _DAY = r"\d{1,2}(?:st|nd|rd|th)?"
 # Units a space may part from their number; one-letter units ("1.7L", "4x") must touch it ("2 in" is not inches).
+_DURATIONS = r"days?|weeks?|months?|years?|hours?|hrs?|minutes?|mins?|seconds?|secs?"
 _UNITS = (r"%|°[CF]|kg|lbs?|oz|ml|cl|cm|mm|km|inch(?:es)?|ft|gb|mb|tb|kb|ghz|mhz|hz|kw|mah|wh|"
-          r"days?|weeks?|months?|years?|hours?|hrs?|minutes?|mins?|seconds?|secs?|"
+          rf"{_DURATIONS}|"
           r"am|pm|a\.m\.|p\.m\.|euros?|dollars?|pounds?|cents?|usd|eur|gbp|cad")
 _PATTERNS = {
     "mask": r"<(?:email|url|phone|[a-z_]+)>",
@@ -42,6 +45,9 @@ _PATTERNS = {
     "date": (rf"\b\d{{4}}-\d{{2}}-\d{{2}}\b|\b\d{{1,2}}[/.]\d{{1,2}}[/.]\d{{2,4}}\b"
              rf"|\b(?:{_WEEKDAY},?\s)?(?:{_MONTH}\s{_DAY}(?:,?\s\d{{4}})?|{_DAY}\s(?:of\s)?{_MONTH}(?:,?\s\d{{4}})?)(?!\w)"),
     "time": r"\b\d{1,2}:\d{2}(?:\s?(?:am|pm|a\.m\.|p\.m\.))?(?!\w)",
+    # A time counted back from now, whole: "2 days ago" is one fact, and a translation that sees "2 days" kept apart
+    # from "ago" cannot put "ago" back where it belongs ("hace 2 días" came back "2 days does").
+    "ago": rf"(?<![\w.])\d+\s?(?i:{_DURATIONS})\s(?i:ago)\b",
     # A number with its currency and unit; the number may carry thousands separators and decimals.
     "amount": rf"(?:[$€£¥]\s?|\b(?:USD|EUR|GBP|CAD)\s?)?(?<![\w.])\d+(?:[.,]\d+)*(?:\s?(?i:{_UNITS})(?!\w)|(?i:[glmhvwxk])\b)?",
     "code": r"(?<![\w-])#?(?:[A-Za-z]+[-_])*[A-Za-z]*\d\w*(?:[-/][A-Za-z0-9]+)*\b|#[A-Za-z0-9][\w-]*\b",
@@ -50,7 +56,12 @@ _PATTERNS = {
 # starts: without it a long run like "a-a-a-..." is scanned to its end from every position (quadratic time).
 _SPAN = re.compile("|".join(f"(?P<{kind}>{pattern})" for kind, pattern in _PATTERNS.items()))
 _TRAILING = ".,;:!?)]}'\"’”"  # closes a sentence or a bracket, not a URL
-_NAME = re.compile(r"\b[A-Z][A-Za-z0-9]*[a-z0-9][A-Za-z0-9]*(?:[ -][A-Z][A-Za-z0-9]+)*(?![\w'’])")
+# A capital, then letters and digits with a lower-case letter or digit among them: the look-ahead checks that once,
+# and the possessive runs (*+, ++) never give back characters, so a long word that fails the final check fails in
+# one pass (two adjacent greedy runs would try every split point of it: quadratic time).
+_NAME = re.compile(r"\b[A-Z](?=[A-Z]*+[a-z0-9])[A-Za-z0-9]*+(?:[ -][A-Z][A-Za-z0-9]++)*(?![\w'’])")
+# A lower-case word, not one inside a URL or an address; possessive for the same reason.
+_LOWER = re.compile(r"(?<![\w.@])[a-z][\w'-]*+(?![.@]\w)")
 _NON_WORD = re.compile(r"\W")
 _SENTENCE_END = re.compile(r"[.!?]\s|\n")
 
@@ -72,7 +83,7 @@ def names_in(texts: Iterable[str], min_count: int = 2, min_capitalised: float = 
     capitalised: Counter[str] = Counter()
     lower: Counter[str] = Counter()
     for text in texts:
-        lower.update(re.findall(r"(?<![\w.@])[a-z][\w'-]*(?![\w'-]*[.@]\w)", text))  # not in a URL or address
+        lower.update(_LOWER.findall(text))
         for match in _NAME.finditer(text):
             if _starts_sentence(text, match.start()):  # "Ask Tom": the run's first word is a sentence's
                 second = re.search(r"[ -]", match.group())
@@ -168,5 +179,7 @@ def with_protected(text: str, tokens: Iterable[tuple[int, int]]) -> list[tuple[i
 
 
 def inside(position: int, spans: Sequence[tuple[int, int]]) -> bool:
-    """Whether `position` lies strictly inside one of `spans` (not at its start)."""
-    return any(start < position < end for start, end in spans)
+    """Whether `position` lies strictly inside one of `spans` (not at its start). `spans` in order and never
+    overlapping, as `protected_spans` returns them: a binary search, so a caller may ask at every sentence end."""
+    after = bisect.bisect_left(spans, position, key=lambda span: span[0])  # the first span starting at or after it
+    return after > 0 and position < spans[after - 1][1]

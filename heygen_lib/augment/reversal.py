@@ -10,6 +10,7 @@ training data) or only as a negative (for a discriminator that must tell real fr
 
 from __future__ import annotations
 
+import bisect
 import random
 import re
 from collections.abc import Sequence
@@ -213,7 +214,8 @@ def _tokens(text: str) -> list[tuple[int, int, bool]]:
     matches: dict[tuple[int, int], bool] = {}
     for match in _TOKEN.finditer(text):
         word, (start, end) = match.group("word") is not None, match.span()
-        edges = [start, *(cut for cut in cuts if start < cut < end and not word), end]
+        inner = [] if word else cuts[bisect.bisect_right(cuts, start) : bisect.bisect_left(cuts, end)]  # binary search
+        edges = [start, *inner, end]
         matches.update({(a, b): word for a, b in zip(edges, edges[1:])})
     return [(start, end, protected or matches[start, end]) for start, end, protected in with_protected(text, matches)]
 

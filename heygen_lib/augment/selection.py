@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -166,6 +166,60 @@ def build_pool(
     return filter_pairs(pairs, originals, filters, target=target)
 
 
+@dataclass(frozen=True)
+class Pool:
+    """One pool as the rule wrote it: the rule, the table it read, what it selected, the pairs and where they went."""
+
+    target: Target
+    rule: SelectionRule
+    table: list[dict[str, Any]] = field(repr=False)
+    selection: list[Candidate]
+    pairs: list[Pair] = field(repr=False)
+    reports: list[FilterReport] = field(repr=False)
+    path: Path
+    seed: int  # what the random augmenters drew their edits from
+
+    def __str__(self) -> str:
+        from heygen_lib.paths import shown_path
+
+        picked = ", ".join(name if rate is None else f"{name} at {rate}" for name, rate in self.selection) or "nothing"
+        lines = [f"{self.target} pool: {len(self.pairs)} pairs written to {shown_path(self.path)}",
+                 f"  rule: {self.rule.describe()}", f"  selected: {picked}"]
+        return "\n".join(lines + [f"    {report}" for report in self.reports])
+
+
+def rule_pool(
+    train: Sequence[Pair], augmenters: Mapping[str, Callable[[float | None], TextAugmenter]], rule: SelectionRule,
+    table: Sequence[Mapping[str, Any]], target: Target = "context", seed: int = 0, made_by: str = "notebook 02",
+) -> Pool:
+    """Select from the measured `table` by `rule`, rewrite every training pair with the selection, drop copies and
+    broken lengths (`build_pool`), and write the pool with its manifest."""
+    selection = rule.select(table)
+    made = apply_selection(train, augmenters, selection, target, seed)
+    pairs, reports = build_pool(made, selection, train, target_texts(train, target), target)
+    path = write_pool(pairs, target, rule, selection, table, made_by=made_by)
+    return Pool(target, rule, [dict(row) for row in table], selection, pairs, reports, path, seed)
+
+
+def reseeded(
+    sources: Sequence[Pair], augmenters: Mapping[str, Callable[[float | None], TextAugmenter]], pool: Pool,
+    encoder: SentenceEncoder, lm: PerplexityScorer, seed: int,
+) -> list[dict[str, Any]]:
+    """The pool's selected random candidates (the rated ones: EDA's edits and typos) measured again with `seed`, beside
+    the pool's own row: how far each column moves from one seed to the next, and whether the rule still admits it.
+    The other augmenters (reversals, Apertium) rewrite the same way at every seed, so their rows cannot move."""
+    random_ones = [candidate for candidate in pool.selection if candidate[0] in RATED]
+    again, _ = measure(sources, augmenters, random_ones, encoder, lm, pool.target, seed)
+    first = {(row["augmenter"], row["rate"]): row for row in pool.table}
+    seeds = f"(seed {pool.seed} / {seed})"
+    return [{"augmenter": row["augmenter"], "rate": row["rate"],
+             f"similarity {seeds}": f"{first[row['augmenter'], row['rate']]['similarity to source']:.3f} / "
+                                    f"{row['similarity to source']:.3f}",
+             f"perplexity ratio {seeds}": f"{first[row['augmenter'], row['rate']]['perplexity vs source']:.2f} / "
+                                          f"{row['perplexity vs source']:.2f}",
+             f"admitted with seed {seed}": pool.rule.admits(row)} for row in again]
+
+
 def lm_texts(train: Sequence[Pair], sources: Sequence[Pair], target: Target) -> list[str]:
     """What the realism LM is fit on: the training pairs of dialogues none of the `sources` comes from. An LM that
     has seen a source scores it as memorised, and any rewrite of it then looks unlikely; all of `train` where the
@@ -198,10 +252,29 @@ def write_pool(
     """Save the pool where notebook 05 reads it, with a manifest of the rule, its selection and the table."""
     path = save_pairs(pairs, augmented_pairs_path(target))
     manifest = {"target": target, "made_by": made_by, "rule": asdict(rule), "rule_in_words": rule.describe(),
-                "selected": [{"augmenter": name, "rate": rate} for name, rate in selection], "pairs": len(pairs),
-                "table": [dict(row) for row in rows]}
+                "selected": selection_records(selection), "pairs": len(pairs), "table": [dict(row) for row in rows]}
     manifest_path(target).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     return path
+
+
+def selection_records(selection: Sequence[Candidate]) -> list[dict[str, Any]]:
+    """A selection as the manifest stores it."""
+    return [{"augmenter": name, "rate": rate} for name, rate in selection]
+
+
+def written_manifest(target: Target = "context") -> dict[str, Any] | None:
+    """The manifest of the `target` pool on disk, as a dict with the rule as lists (JSON has no tuples); None where
+    there is no pool, or no readable manifest beside it."""
+    if not augmented_pairs_path(target).is_file() or not manifest_path(target).is_file():
+        return None
+    try:
+        manifest = json.loads(manifest_path(target).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    allowed = manifest.get("rule", {}).get("allowed")
+    if isinstance(allowed, list):
+        manifest["rule"]["allowed"] = tuple(allowed)
+    return manifest
 
 
 def target_texts(pairs: Sequence[Pair], target: Target) -> list[str]:

@@ -98,18 +98,33 @@ def _set_mode(path: Path, mode: int) -> None:
 def load_wordnet() -> WordNetCorpusReader:
     """NLTK's WordNet reader, from ``.nltk_data/`` or any of NLTK's own data folders; loaded once per process.
 
+    English only: NLTK's reader builds, at every load, a map from WordNet 3.0's senses to the loaded version's for its
+    multilingual lookups, even when the loaded version is 3.0 itself (two passes over the sense index: on the kit's
+    2-core machine, 4.7 CPU-s to load with it, 2.7 without); the kit never makes those lookups, so it is skipped.
     Raises `WordNetMissing`, saying how to get WordNet, when there is none.
     """
     import nltk
-    from nltk.corpus import wordnet
+    from nltk.corpus.reader import CorpusReader
+    from nltk.corpus.reader.wordnet import WordNetCorpusReader
+    from nltk.corpus.util import LazyCorpusLoader
+
+    class EnglishWordNet(WordNetCorpusReader):
+        def map_wn(self, version: str = "wordnet") -> None:
+            return None  # the sense map serves only the multilingual lookups
 
     if str(NLTK_DATA) not in nltk.data.path:
         nltk.data.path.append(str(NLTK_DATA))
-    try:
-        wordnet.ensure_loaded()  # the lazy loader turns itself into the reader
-    except LookupError:
-        raise WordNetMissing(HOW_TO_GET) from None
-    return wordnet
+    for where in ("corpora/wordnet", "corpora/wordnet.zip/wordnet/"):  # a folder, or nltk.download's zip
+        try:
+            root = nltk.data.find(where)
+            break
+        except LookupError:
+            continue
+    else:
+        raise WordNetMissing(HOW_TO_GET)
+    # The multilingual data, as NLTK's own loader names it: read only if a multilingual lookup asks for it.
+    multilingual = LazyCorpusLoader("omw-1.4", CorpusReader, r".*/wn-data-.*\.tab", encoding="utf8")
+    return EnglishWordNet(root, multilingual)
 
 
 def wordnet_available() -> bool:

@@ -14,7 +14,8 @@ from heygen_lib.data.loaders import (
     load_support_set,
 )
 from heygen_lib.data.pair_files import load_pairs, save_pairs
-from heygen_lib.data.pairs import Pair, Splits, build_pairs, conversations_in_two_splits, format_pair, split_dialogues
+from heygen_lib.data.pairs import (Pair, Splits, build_pairs, conversations_in_two_splits, format_pair, random_pair_split,
+                                   shared_conversations, split_dialogues)
 from heygen_lib.data.prepare import PreparedPairs, prepare_pairs
 
 __all__ = [
@@ -43,6 +44,8 @@ __all__ = [
     "load_pairs",
     "load_support_set",
     "prepare_pairs",
+    "random_pair_split",
     "save_pairs",
+    "shared_conversations",
     "split_dialogues",
 ]

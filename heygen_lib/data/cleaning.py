@@ -119,6 +119,11 @@ def _mask(pattern: re.Pattern[str], mask: str, text: str, min_digits: int = 0) -
     return pattern.sub(substitute, text), n
 
 
+def email_addresses(text: str) -> list[str]:
+    """The e-mail addresses written out in `text`: what the masking step replaces with ``<email>``."""
+    return _EMAIL.findall(text)
+
+
 def clean_text(text: str, config: CleaningConfig, report: CleaningReport) -> str:
     """One utterance through the text steps, counting the turns each step changed."""
     steps = []

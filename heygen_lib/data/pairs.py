@@ -96,6 +96,24 @@ def conversations_in_two_splits(splits: Splits) -> int:
     return leaks
 
 
+def random_pair_split(
+    pairs: Sequence[Pair], fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), seed: int = 0
+) -> tuple[list[Pair], list[Pair], list[Pair]]:
+    """The split *not* to make: the pairs themselves shuffled and cut into train, dev and test, so turns of one
+    conversation land in several splits (what `split_dialogues` prevents). For measuring what that costs."""
+    shuffled = list(pairs)
+    random.Random(seed).shuffle(shuffled)
+    n_train, n_dev = round(fractions[0] * len(shuffled)), round(fractions[1] * len(shuffled))
+    return shuffled[:n_train], shuffled[n_train : n_train + n_dev], shuffled[n_train + n_dev :]
+
+
+def shared_conversations(train: Sequence[Pair], test: Sequence[Pair]) -> tuple[int, int]:
+    """(test conversations that also have pairs in train, test conversations), by source and dialogue id."""
+    seen = {(p.source, p.dialogue_id) for p in train}
+    tested = {(p.source, p.dialogue_id) for p in test}
+    return len(tested & seen), len(tested)
+
+
 def format_pair(pair: Pair) -> str:
     """A pair as context lines, then the response marked with '->', for printing."""
     lines = [f"  {t.speaker}: {t.text}" for t in pair.context]

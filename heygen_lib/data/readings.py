@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
-from heygen_lib.data.cleaning import CleaningReport
+from heygen_lib.data.cleaning import CleaningReport, email_addresses
+from heygen_lib.data.dialogue import Dialogue
+from heygen_lib.data.pairs import Pair, shared_conversations
+from heygen_lib.lessons import Lesson
 
 # English closed-class words: pronouns, determiners, prepositions, conjunctions, auxiliaries and modals, and their
 # contractions. An n-gram made only of these says how a corpus talks, not what it talks about.
@@ -66,3 +70,54 @@ def cleaning_reading(reports: Mapping[str, CleaningReport]) -> str:
             text += f"; the step that touched most turns: {step}, {_share(count, report.turns_in)} turns"
         lines.append(text + ".")
     return "\n".join(lines)
+
+
+def one_sided(dialogues: Sequence[Dialogue]) -> int:
+    """Conversations in which only one speaker ever writes: there is no response to learn from."""
+    return sum(len(d.speakers) < 2 for d in dialogues)
+
+
+def addresses(dialogues: Sequence[Dialogue]) -> int:
+    """E-mail addresses written out in the turns (what cleaning masks as ``<email>``)."""
+    return sum(len(email_addresses(turn.text)) for d in dialogues for turn in d.turns)
+
+
+def gone_share(before: int, after: int) -> float:
+    """The share of `before` that is gone `after`; NaN where there was nothing to remove (a check on it cannot
+    pass by having nothing to look at)."""
+    return (before - after) / before if before else math.nan
+
+
+def leak_reading(random_split: tuple[int, int], by_conversation: tuple[int, int]) -> str:
+    """Test conversations that also have pairs in train, for a random pair split and the split by conversation."""
+    (leaked, tested), (kept, total) = random_split, by_conversation
+    return (f"pairs split at random: {_share(leaked, tested)} test conversations also have pairs in train; "
+            f"split by conversation: {_share(kept, total)}")
+
+
+def data_lessons(
+    raw: Mapping[str, Sequence[Dialogue]], cleaned: Mapping[str, Sequence[Dialogue]],
+    random_split: tuple[list[Pair], list[Pair], list[Pair]], split_pairs: Mapping[str, Sequence[Pair]],
+    explorer_gap: int,
+) -> list[Lesson]:
+    """Notebook 01's lesson checks, each against a bound a lost lesson would cross: cleaning removes every
+    one-sided conversation and every written-out address it found; a random pair split leaks most test
+    conversations into train and the split by conversation none; the explorer builds section 4's pairs."""
+    before_sided = sum(one_sided(ds) for ds in raw.values())
+    before_mail = sum(addresses(ds) for ds in raw.values())
+    leaked, tested = shared_conversations(random_split[0], random_split[2])
+    kept, _ = shared_conversations(split_pairs["train"], split_pairs["test"])
+    return [
+        Lesson("one-sided conversations removed by cleaning (share of those found)",
+               gone_share(before_sided, sum(one_sided(ds) for ds in cleaned.values())), "==", 1,
+               "a conversation with one speaker has no response to learn from"),
+        Lesson("e-mail addresses masked by cleaning (share of those found)",
+               gone_share(before_mail, sum(addresses(ds) for ds in cleaned.values())), "==", 1,
+               "a model should not learn to repeat a customer's address"),
+        Lesson("support: test conversations with pairs in train, pairs split at random (share)",
+               leaked / tested if tested else math.nan, ">=", 0.5, "the leak a random split makes is large"),
+        Lesson("support: test conversations with pairs in train, split by conversation", kept, "==", 0,
+               "splitting by conversation leaks none"),
+        Lesson("explorer's support pairs minus section 4's, summed over splits", explorer_gap, "==", 0,
+               "the panel builds the same pairs as the library call"),
+    ]

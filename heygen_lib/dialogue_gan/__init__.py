@@ -30,7 +30,7 @@ def ensure_reviewed_pairs(profile=None) -> Path:
     from heygen_lib.dialogue_gan.review import reviewed_pairs_path
     from heygen_lib.data.pair_files import load_pairs, save_pairs
     from heygen_lib.nlg.finetune import base_model
-    from heygen_lib.nlg.hf_training import quiet_file_progress
+    from heygen_lib.quiet import quiet_file_progress
     from heygen_lib.profile import active_profile
 
     path = reviewed_pairs_path()

@@ -20,7 +20,7 @@ import hashlib
 import json
 import math
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -45,6 +45,7 @@ from heygen_lib.metrics import corpus_bleu, distinct_n
 from heygen_lib.nlg import finetune
 from heygen_lib.paths import artifacts_dir
 from heygen_lib.profile import DialogueGanSizes
+from heygen_lib.quiet import quiet_file_progress
 from heygen_lib.text import word_tokens
 
 RECIPE = "dialogue_gan_recipe.json"
@@ -137,7 +138,7 @@ def judge_features() -> EncoderPairFeatures:
     from heygen_lib.metrics import default_encoder
 
     encoder = default_encoder()
-    with finetune.quiet_file_progress():  # load it now, without transformers' per-file bar
+    with quiet_file_progress():  # load it now, without transformers' per-file bar
         encoder.dim
     return EncoderPairFeatures(encoder)
 

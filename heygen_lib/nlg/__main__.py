@@ -97,8 +97,9 @@ def run(args: argparse.Namespace, callbacks: Sequence = ()) -> Path:
     check_paths(args)
     from heygen_lib import distributed
     from heygen_lib.data import prepare_pairs
-    from heygen_lib.nlg.finetune import (base_model, fine_tune, load_model, model_dir, quiet_file_progress,
-                                         save_model, tiny_base_dir, tokenizer_texts)
+    from heygen_lib.nlg.finetune import (base_model, fine_tune, load_model, model_dir, save_model, tiny_base_dir,
+                                         tokenizer_texts)
+    from heygen_lib.quiet import quiet_file_progress
     from heygen_lib.tiny_models import build_tiny_causal_lm
 
     profile = PROFILES[args.profile] if args.profile else active_profile()
@@ -113,8 +114,7 @@ def run(args: argparse.Namespace, callbacks: Sequence = ()) -> Path:
         with quiet_file_progress():
             distributed.on_main(lambda: build_tiny_causal_lm(tokenizer_texts(train), tiny_base_dir()))
         name = tiny_base_dir()
-    elif name is None:  # rank 0 pretrains the stand-in if it is missing, the others then find it cached
-        distributed.on_main(lambda: base_model(profile))
+    elif name is None:  # HEYGEN_MODEL, else the profile's model, else the shipped stand-in (checked on load)
         name = base_model(profile)
     processes = distributed.world_size()
     distributed.say(f"profile {profile.name}; model {shown_path(name)}; {args.corpus}: {len(train)} train, {len(dev)} dev "

@@ -30,12 +30,13 @@ from heygen_lib import distributed
 from heygen_lib.data.pairs import Pair
 from heygen_lib.nlg.dialogue_format import DialogueFormat, add_format_tokens
 from heygen_lib.nlg.hf_training import (PRECISIONS, StopOnNonFiniteLoss, make_trainer, precision_flags,
-                                        quiet_file_progress, training_arguments)
+                                        training_arguments)
 from heygen_lib.nlg.rows import RowReport, collator_for, encode_pairs
 from heygen_lib.nlg.standin import standin_dir
 from heygen_lib.paths import artifacts_dir
 from heygen_lib.profile import NlgSizes, Profile, active_profile
 from heygen_lib.profile import device as default_device
+from heygen_lib.quiet import quiet_file_progress
 from heygen_lib.settings import model_name_or_folder
 from heygen_lib.tiny_models import build_tiny_causal_lm
 

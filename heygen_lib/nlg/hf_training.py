@@ -1,37 +1,21 @@
 """The plumbing between the kit and `transformers`' Trainer, shared by pretraining and fine-tuning.
 
 Everything that differs between transformers versions (argument names that were renamed, values whose meaning
-changed), the precision flags, the stop on a non-finite loss and the silencing of per-file progress bars live here,
-once; `pretrain` and `finetune` import them and hold only their own recipe.
+changed), the precision flags and the stop on a non-finite loss live here, once (with `heygen_lib.quiet` for the
+per-file progress bars); `pretrain` and `finetune` import them and hold only their own recipe.
 """
 
 from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
-from transformers.utils import logging as hf_logging
 
 from heygen_lib.adversarial_state import TrainingDiverged
 
 PRECISIONS = ("auto", "no", "fp16", "bf16")
-
-
-@contextmanager
-def quiet_file_progress() -> Iterator[None]:
-    """Silence transformers' per-file bars ("Loading weights", "Writing model shards"): a fine-tuning run saves a
-    checkpoint at every evaluation and a notebook would fill with them. Trainer's own progress bar is not affected."""
-    was_enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            hf_logging.enable_progress_bar()
 
 
 def training_arguments(**kwargs) -> TrainingArguments:
