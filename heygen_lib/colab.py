@@ -1,10 +1,11 @@
 """Colab: the bootstrap cell every notebook starts with, what it runs once the kit is installed, and its form check.
 
-The bootstrap cell (`BOOTSTRAP_CELL`) runs before the kit exists, so it uses the standard library only: it clones the
-kit, installs it, and writes an install marker only when the install succeeded, so re-running the cell repairs a
-half-done install. Then it calls `finish_setup` here for what the kit reads from outside pip: WordNet (the synonym
-augmenters) and Apertium (the rule-based back-translation). The cell is the same in every notebook; edit it here and
-write it into the notebooks with
+The bootstrap cell (`BOOTSTRAP_CELL`) runs before the kit exists: it fetches `heygen_lib/colab_setup.py` (standard
+library only) from the repository and calls its `bootstrap`, which clones the kit, installs it, and writes an install
+marker only when the install succeeded, so re-running the cell repairs a half-done install. Then it calls
+`finish_setup` here for what the kit reads from outside pip: WordNet (the synonym augmenters) and Apertium (the
+rule-based back-translation). The cell is the same in every notebook; edit it here and write it into the notebooks
+with
 
     python -m heygen_lib.colab sync          # cell 1 of every notebook
     python -m heygen_lib.colab sync 01 02    # only notebooks whose names start with these
@@ -25,41 +26,15 @@ from heygen_lib.paths import PROJECT_ROOT
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 APERTIUM_PACKAGES = ("apertium", "apertium-eng-spa")
 
-BOOTSTRAP_CELL = '''\
-# Colab only: clone the kit, install it, WordNet and Apertium (about 2 minutes the first time; Colab's own torch,
-# transformers and ipywidgets stay as they are). Re-running this cell repairs a half-done install. Elsewhere
-# (`make run`, `make lab`) everything is installed already and this cell does nothing.
-import os, subprocess, sys
-
-KEEP_ARTIFACTS_ON_DRIVE = False  # @param {type:"boolean"}
-
-if "google.colab" in sys.modules:
-    KIT = os.environ.get("HEYGEN_KIT_DIR", "/content/heygen-kit")
-    REPO = os.environ.get("HEYGEN_KIT_REPO", "https://github.com/heygen-kit/heygen-kit")
-    MARKER = os.path.join(KIT, ".colab-installed")  # written only after the install succeeded
-
-    def run(what, command):
-        done = subprocess.run(command, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"{what} failed (exit code {done.returncode}); re-run this cell to try again. "
-                               f"Last output:\\n{(done.stderr or done.stdout)[-1500:]}")
-
-    if not os.path.isdir(KIT):  # cloned next to it, then renamed: a cut-off clone never looks finished
-        subprocess.run(["rm", "-rf", KIT + ".part"])
-        run(f"cloning {REPO}", ["git", "clone", "--quiet", "--depth", "1", REPO, KIT + ".part"])
-        os.rename(KIT + ".part", KIT)
-    if not os.path.isfile(MARKER):
-        print("installing the kit and its dependencies (about a minute)...")
-        run("installing the kit", [sys.executable, "-m", "pip", "install", "-q", "-e", KIT])
-        open(MARKER, "w").close()
-    if KEEP_ARTIFACTS_ON_DRIVE and "HEYGEN_ARTIFACTS_DIR" not in os.environ:
-        from google.colab import drive
-        drive.mount("/content/drive")
-        os.environ["HEYGEN_ARTIFACTS_DIR"] = "/content/drive/MyDrive/heygen-kit/artifacts"
-    sys.path.insert(0, KIT)
-    os.chdir(os.path.join(KIT, "notebooks"))
-    from heygen_lib.colab import finish_setup
-    finish_setup()'''
+SETUP_URL = "https://raw.githubusercontent.com/heygen-kit/heygen-kit/main/heygen_lib/colab_setup.py"
+BOOTSTRAP_CELL = f'''\
+# Colab only: install the kit (about 2 minutes the first time; re-run this cell to repair a half-done install).
+KEEP_ARTIFACTS_ON_DRIVE = False  # @param {{type:"boolean"}}
+import os, sys, urllib.request
+SETUP = "{SETUP_URL}"
+if "google.colab" in sys.modules:  # clone and install the kit, fetch WordNet and Apertium (heygen_lib/colab_setup.py)
+    exec(urllib.request.urlopen(os.environ.get("HEYGEN_SETUP_URL", SETUP)).read().decode())
+    bootstrap(KEEP_ARTIFACTS_ON_DRIVE)'''
 
 
 def finish_setup(runner: Callable[[Sequence[str]], int] | None = None) -> list[str]:

@@ -137,7 +137,9 @@ def test_the_colab_page_names_what_the_cell_does():
     import inspect
 
     section = (PROJECT_ROOT / "docs" / "colab.md").read_text(encoding="utf-8")
-    code = BOOTSTRAP_CELL + inspect.getsource(colab)
+    from heygen_lib import colab_setup
+
+    code = BOOTSTRAP_CELL + inspect.getsource(colab) + inspect.getsource(colab_setup)
     for fact in ("/content/heygen-kit", ".colab-installed", "KEEP_ARTIFACTS_ON_DRIVE", "HEYGEN_ARTIFACTS_DIR",
                  "/content/drive/MyDrive/heygen-kit/artifacts", 'nltk.download("wordnet"', "apt-get",
                  *colab.APERTIUM_PACKAGES,

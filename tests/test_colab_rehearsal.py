@@ -1,4 +1,5 @@
-"""A Colab rehearsal: the bootstrap cell, run as Colab would run it, against a local clone of this working tree.
+"""A Colab rehearsal: the bootstrap cell, run as Colab would run it, against a local clone of this working tree (the
+set-up script it fetches is read from the working tree through a file:// URL).
 
 Each run is a fresh Python process with a fake ``google.colab`` module, a fake `pip` (recording its arguments; the
 real one would reinstall the shared virtual environment), a fake `apt-get` and an `apertium` that knows no language
@@ -93,6 +94,7 @@ def rehearsal(tmp_path_factory):
         env = {key: value for key, value in os.environ.items() if not key.startswith(("HEYGEN_", "NLTK_"))}
         env.update(PYTHONPATH=str(fakes), PATH=f"{fakes / 'bin'}:{env['PATH']}", HOME=str(root),
                    HEYGEN_KIT_DIR=str(kit), HEYGEN_KIT_REPO=repo_url, REHEARSAL_LOG=str(log),
+                   HEYGEN_SETUP_URL=(PROJECT_ROOT / "heygen_lib" / "colab_setup.py").as_uri(),
                    REHEARSAL_WORDNET=str(wordnet), REHEARSAL_CELL=str(root / "cell.py"),
                    REHEARSAL_DRIVE=str(drive), REHEARSAL_PIP_EXIT=str(pip_exit))
         done = subprocess.run([sys.executable, str(root / "driver.py")], env=env, cwd=root, capture_output=True,

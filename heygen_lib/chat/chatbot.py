@@ -18,10 +18,11 @@ A causal LM (GPT-2) continues the prompt, so its reply is what follows the promp
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -186,11 +187,36 @@ class Chatbot:
             raise result["error"]
         self._commit(text, notes, prompt, result["output"], time.perf_counter() - start, decoding)
 
-    def _prepare(self, message: str, decoding: DecodingConfig) -> tuple[str, list[str], FittedPrompt]:
-        text, notes = clean_message(message, self.max_message_chars)
+    def prompt_for(self, turns: Sequence[Turn], decoding: DecodingConfig | None = None) -> FittedPrompt:
+        """The prompt the bot writes its next reply after, for the conversation `turns` (the last one the user's):
+        the turns fitted to the context window, the oldest dropped first, with room kept for the reply."""
+        decoding = decoding or self.decoding
         # A causal LM's window holds the prompt and the reply; an encoder-decoder's encoder holds the prompt alone.
         budget = self.max_context_tokens - (0 if self.seq2seq else decoding.max_new_tokens)
-        prompt = fit_prompt(self.tokenizer, [*self._history, Turn(self.user, text)], budget, self.fmt)
+        return fit_prompt(self.tokenizer, list(turns), budget, self.fmt)
+
+    @torch.no_grad()
+    def reply_perplexity(self, conversations: Sequence[tuple[Sequence[Turn], str]]) -> float:
+        """Per-token perplexity of real replies (each with its end token) after the bot's own prompt for the turns
+        before them (`prompt_for`): how well the bot, as it reads a conversation, expects what a person answered.
+        Causal LMs only."""
+        if self.seq2seq:
+            raise ValueError("reply_perplexity reads a causal LM's next-token probabilities")
+        self.model.eval()
+        total, count = 0.0, 0
+        for turns, reply in conversations:
+            prompt = self.prompt_for(turns).ids
+            target = self.tokenizer(self.fmt.target(reply), add_special_tokens=False, verbose=False)["input_ids"]
+            target = target[: self.decoding.max_new_tokens]  # a reply is measured on the budget it is written in
+            ids = torch.tensor([prompt + target], device=self.model.device)
+            logp = self.model(input_ids=ids).logits[0, len(prompt) - 1 : -1].float().log_softmax(-1)
+            total -= logp.gather(1, ids[0, len(prompt):, None]).sum().item()
+            count += len(target)
+        return math.exp(total / count)
+
+    def _prepare(self, message: str, decoding: DecodingConfig) -> tuple[str, list[str], FittedPrompt]:
+        text, notes = clean_message(message, self.max_message_chars)
+        prompt = self.prompt_for([*self._history, Turn(self.user, text)], decoding)
         if prompt.dropped_turns:
             notes.append(f"left out the {prompt.dropped_turns} oldest turn(s) to fit the "
                          f"{self.max_context_tokens}-token context window")
