@@ -247,7 +247,7 @@ def test_a_lone_surrogate_in_a_message_is_removed_not_sent_to_the_tokenizer(mode
     assert bot.history[0].text == "where is my parcel" and "removed 1 control character(s)" in reply.notes
 
 
-def test_reply_perplexity_scores_the_reply_after_the_prompt_the_bot_would_send(model_and_tokenizer):
+def test_reply_log_perplexities_score_the_reply_after_the_prompt_the_bot_would_send(model_and_tokenizer):
     import math
 
     import torch
@@ -255,11 +255,11 @@ def test_reply_perplexity_scores_the_reply_after_the_prompt_the_bot_would_send(m
     model, tokenizer = model_and_tokenizer
     bot = Chatbot(model, tokenizer, DecodingConfig(max_new_tokens=8))
     turns = [Turn("customer", "where is my parcel"), Turn("agent", "it ships today"), Turn("customer", "thanks")]
-    full = bot.reply_perplexity([(turns, "my order is late")])
-    assert full != bot.reply_perplexity([(turns[-1:], "my order is late")])  # the earlier turns reach the model
+    full, last = bot.reply_log_perplexities([(turns, "my order is late"), (turns[-1:], "my order is late")])
+    assert full != last  # the earlier turns reach the model
     prompt = bot.prompt_for(turns).ids
     target = tokenizer(DialogueFormat().target("my order is late"), add_special_tokens=False)["input_ids"][:8]
-    ids = torch.tensor([prompt + target])
     labels = torch.tensor([[-100] * len(prompt) + target])
     with torch.no_grad():
-        assert full == pytest.approx(math.exp(model(input_ids=ids, labels=labels).loss.item()), rel=1e-4)
+        loss = model(input_ids=torch.tensor([prompt + target]), labels=labels).loss.item()
+    assert math.isclose(full, loss, rel_tol=1e-4)

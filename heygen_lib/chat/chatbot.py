@@ -18,7 +18,6 @@ A causal LM (GPT-2) continues the prompt, so its reply is what follows the promp
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 import uuid
@@ -196,23 +195,22 @@ class Chatbot:
         return fit_prompt(self.tokenizer, list(turns), budget, self.fmt)
 
     @torch.no_grad()
-    def reply_perplexity(self, conversations: Sequence[tuple[Sequence[Turn], str]]) -> float:
-        """Per-token perplexity of real replies (each with its end token) after the bot's own prompt for the turns
-        before them (`prompt_for`): how well the bot, as it reads a conversation, expects what a person answered.
-        Causal LMs only."""
+    def reply_log_perplexities(self, conversations: Sequence[tuple[Sequence[Turn], str]]) -> list[float]:
+        """For each (turns, real reply): the reply's log-perplexity (mean NLL per token, its end token included)
+        after the bot's own prompt for the turns (`prompt_for`): how well the bot, as it reads the conversation,
+        expects what a person answered. Causal LMs only."""
         if self.seq2seq:
-            raise ValueError("reply_perplexity reads a causal LM's next-token probabilities")
+            raise ValueError("reply_log_perplexities reads a causal LM's next-token probabilities")
         self.model.eval()
-        total, count = 0.0, 0
+        scores = []
         for turns, reply in conversations:
             prompt = self.prompt_for(turns).ids
             target = self.tokenizer(self.fmt.target(reply), add_special_tokens=False, verbose=False)["input_ids"]
             target = target[: self.decoding.max_new_tokens]  # a reply is measured on the budget it is written in
             ids = torch.tensor([prompt + target], device=self.model.device)
             logp = self.model(input_ids=ids).logits[0, len(prompt) - 1 : -1].float().log_softmax(-1)
-            total -= logp.gather(1, ids[0, len(prompt):, None]).sum().item()
-            count += len(target)
-        return math.exp(total / count)
+            scores.append(-logp.gather(1, ids[0, len(prompt):, None]).mean().item())
+        return scores
 
     def _prepare(self, message: str, decoding: DecodingConfig) -> tuple[str, list[str], FittedPrompt]:
         text, notes = clean_message(message, self.max_message_chars)

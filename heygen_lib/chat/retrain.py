@@ -111,3 +111,18 @@ def round_verdict(choice: StepChoice, comparison: Comparison) -> str:
         return f"no change: {kept}, an interval that holds 0"
     word = "better" if comparison.high < 0 else "worse"
     return f"{word}: {kept}, outside the noise"
+
+
+def history_reading(comparison: Comparison) -> str:
+    """What the earlier turns of a conversation do for a model, from `paired_change(last turn only, whole
+    history)` of the real replies' log-perplexities: "no difference" inside the interval."""
+    said = (f"The whole history instead of the last turn alone changes the real replies' log-perplexity by "
+            f"{comparison.describe()}: ")
+    if comparison.inside_noise:
+        return said + ("no difference. This model answers the last message; the turns before it, though they are in "
+                       "the prompt, barely change what it expects.")
+    if comparison.high < 0:
+        return said + "lower, outside the noise: the earlier turns help the model expect the real reply."
+    return said + ("higher, outside the noise: the earlier turns make the real reply less likely, so this model "
+                   "reads them as noise more than as context.")
+
