@@ -105,9 +105,18 @@ def table(results: list[dict]) -> str:
     by_point: dict[str, list[dict]] = {}
     for result in results:
         by_point.setdefault(result["point"], []).append(result)
-    for point, rows in by_point.items():
-        manifest = read_manifest(Path(rows[0]["folder"]).parent if "snapshot" in point else rows[0]["folder"])
+    def manifest_of(rows: list[dict]) -> dict:
+        return read_manifest(Path(rows[0]["folder"]).parent if "snapshot" in rows[0]["point"] else rows[0]["folder"])
+
+    def steps_of(point: str, manifest: dict) -> int:
         steps = point.split("@ ")[1].split(" ")[0].rstrip(",")
+        return manifest["steps"] if steps == "end" else int(steps)
+
+    ordered = sorted(by_point.items(), key=lambda item: (manifest_of(item[1])["parameters"],
+                                                         steps_of(item[0], manifest_of(item[1])), item[0]))
+    for point, rows in ordered:
+        manifest = manifest_of(rows)
+        steps = steps_of(point, manifest)
         held_out = "" if "snapshot" in point else f"{loss_to_perplexity(manifest['dev_loss']):.1f}"
 
         def span(key: str, fmt: str) -> str:
@@ -115,7 +124,7 @@ def table(results: list[dict]) -> str:
             return f"{fmt.format(statistics.mean(values))} ({fmt.format(min(values))}-{fmt.format(max(values))})"
 
         met = sum(all(OPS[op](r[names[k]], bound) for k, (op, bound) in REPLY_TARGETS.items()) for r in rows)
-        lines.append(f"| {point} | {manifest['parameters']:,} | {manifest['steps'] if steps == 'end' else steps} | "
+        lines.append(f"| {point} | {manifest['parameters']:,} | {steps} | "
                      f"{held_out} | {span('test ppl', '{:.1f}')} | {span('median words', '{:.1f}')} | "
                      f"{span('identical', '{:.1%}')} | {span('looping', '{:.1%}')} | {met} of {len(rows)} |")
     return "\n".join(lines)
@@ -139,6 +148,9 @@ def main() -> None:
                              "(each such recipe is a point of its own in the table)")
     args = parser.parse_args()
     changes = {k: _value(v) for k, v in (item.split("=", 1) for item in args.finetune.split(",") if item)}
+    from heygen_lib.profile import PROFILES
+
+    smoke = PROFILES["smoke"].nlg
     results_file = args.out / "results.jsonl"
     done = [json.loads(line) for line in results_file.read_text().splitlines()] if results_file.exists() else []
     if not args.table:
@@ -146,7 +158,8 @@ def main() -> None:
         for name in args.variants:
             pretrain_variant(name, args.out)
             for label, folder in points(args.out, name):
-                label += "".join(f", {k}={v}" for k, v in changes.items())
+                recipe = {"learning_rate": smoke.learning_rate, "lr_scheduler": smoke.lr_scheduler, **changes}
+                label += "".join(f", {k}={v}" for k, v in recipe.items())
                 for seed in args.seeds:
                     if any(r["point"] == label and r["seed"] == seed for r in done):
                         continue
