@@ -153,7 +153,7 @@ PROFILES = {
         nlg=NlgSizes(model=None, max_length=128, epochs=3, batch_size=16, learning_rate=1e-3, patience=2,
                      min_improvement=0.05,
                      sgd_learning_rate=5e-2, knob_epochs=0.25, seeds=(0, 1, 2), curve_sizes=(40, 170, 689),
-                     curve_reply_contexts=24),
+                     curve_epochs=1, curve_reply_contexts=24),
     ),
     "full": Profile(
         "full",

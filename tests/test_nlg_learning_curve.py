@@ -83,3 +83,37 @@ def test_the_exchange_rate_says_no_difference_when_its_interval_covers_zero():
     assert same["verdict"] == "no difference"
     assert "no difference" in lc.reading([same]) and "± " in lc.reading([same])
     assert lc.claim([better, same], "real + augmented").startswith("**supported** at 40")
+
+
+class WordCountEncoder:
+    """A stand-in sentence encoder: unit vectors of letter counts (cosine 1 for the same letters)."""
+
+    def encode(self, texts):
+        import torch
+
+        vectors = torch.tensor([[t.lower().count(c) + 1e-3 for c in "abcdefghijklmnopqrstuvwxyz"] for t in texts])
+        return vectors / vectors.norm(dim=1, keepdim=True)
+
+
+def test_every_size_arm_and_seed_runs_once_and_runs_already_made_are_only_measured(chat_model_folder, tmp_path,
+                                                                                   monkeypatch):
+    from heygen_lib.nlg import finetune
+    from heygen_lib.nlg.finetune import FineTuneConfig, load_model
+
+    trained = []
+    real_fine_tune = finetune.fine_tune
+    monkeypatch.setattr(lc, "fine_tune", lambda *a, **k: trained.append(a[4].max_steps) or real_fine_tune(*a, **k))
+    sets = lc.nested_subsets(TRAIN, (6, 30), seed=0)
+    extras = {"real + augmented": {n: [made_from(p, "rewrite") for p in s] for n, s in sets.items()}}
+    config = FineTuneConfig(epochs=1, batch_size=4, max_length=32, evals_per_epoch=1, early_stopping_patience=0)
+    model, tokenizer = load_model(chat_model_folder, device="cpu")
+    curve = lc.CurveConfig(sizes=(6, 30), seeds=(0, 1), reply_contexts=2)
+    rows = lc.run_curve(chat_model_folder, sets, extras, TRAIN[:4], TRAIN[:3], config, curve, tmp_path,
+                        max_new_tokens=4, made={(30, lc.REAL, 1): (model, tokenizer, 99)}, encoder=WordCountEncoder(),
+                        progress=False)
+    assert [(r["size"], r["arm"], r["seed"]) for r in rows] == [
+        (n, arm, s) for n in (6, 30) for arm in (lc.REAL, "real + augmented") for s in (0, 1)]
+    assert len(trained) == 7 and sorted(set(trained)) == [2, 8]  # the budget: one pass over the real pairs only
+    assert next(r for r in rows if (r["size"], r["arm"], r["seed"]) == (30, lc.REAL, 1))["steps"] == 99
+    assert all(r["extra pairs"] == (r["size"] if r["arm"] != lc.REAL else 0) for r in rows)
+    assert all(-1 <= r["similarity"] <= 1 and math.isfinite(r["test ppl"]) for r in rows)

@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 from heygen_lib.augment.base import origin_key
 from heygen_lib.data import load_pairs
 from heygen_lib.data.pairs import Pair
-from heygen_lib.metrics import SentenceEncoder, embedding_similarity
+from heygen_lib.metrics import SentenceEncoder, default_encoder
 from heygen_lib.nlg.compare import reply_stats
 from heygen_lib.nlg.evaluate import generate_responses, perplexity
 from heygen_lib.nlg.finetune import FineTuneConfig, fine_tune, load_model, planned_steps
@@ -113,10 +113,9 @@ def run_curve(
     its greedy replies to the real replies of the first `curve.reply_contexts` test contexts. `made` holds runs
     already trained with this config, (size, arm, seed) -> (model, tokenizer, steps): they are measured, not
     trained again."""
-    encoder = encoder or SentenceEncoder()
     shown = list(test)[: curve.reply_contexts]
     runs = [(n, arm, seed) for n in sorted(subsets) for arm in (REAL, *extras) for seed in curve.seeds]
-    rows = []
+    rows, replies = [], []
     for n, arm, seed in tqdm(runs, desc="learning-curve runs", disable=not progress):
         extra = [] if arm == REAL else extras[arm].get(n, [])
         train = mix(subsets[n], extra, curve.extra_per_real, seed)
@@ -127,14 +126,17 @@ def run_curve(
             model, tokenizer = load_model(base)
             steps = fine_tune(model, tokenizer, train, dev, run_config,
                               Path(output_dir) / f"{n}-{arm.replace(' ', '_')}-{seed}", progress=False).steps
-        replies = generate_responses(model, tokenizer, [p.context for p in shown], max_new_tokens, seed=seed,
-                                     max_length=config.max_length)
-        row = {"size": n, "arm": arm, "seed": seed, "extra pairs": len(train) - n, "steps": steps,
-               "test ppl": perplexity(model, tokenizer, test, config.max_length),
-               "similarity": statistics.fmean(embedding_similarity(replies, [p.response.text for p in shown],
-                                                                    encoder)),
-               "degenerate": reply_stats(replies)["degenerate"]}
-        rows.append(row)
+        replies.append(generate_responses(model, tokenizer, [p.context for p in shown], max_new_tokens, seed=seed,
+                                          max_length=config.max_length))
+        rows.append({"size": n, "arm": arm, "seed": seed, "extra pairs": len(train) - n, "steps": steps,
+                     "test ppl": perplexity(model, tokenizer, test, config.max_length),
+                     "degenerate": reply_stats(replies[-1])["degenerate"]})
+    # every run's replies against the real ones: the real replies encoded once, all generated ones in one pass
+    encoder = encoder or default_encoder()
+    real = encoder.encode([p.response.text for p in shown])  # [C, D], unit vectors
+    generated = encoder.encode([r for run in replies for r in run]).reshape(len(replies), len(shown), -1)
+    for row, cosines in zip(rows, (generated * real).sum(-1)):  # cosine of each reply with its real reply
+        row["similarity"] = float(cosines.mean())
     return rows
 
 
