@@ -24,7 +24,7 @@ import transformers
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import GenerationConfig, GPT2Config, GPT2LMHeadModel, MarianConfig, MarianMTModel, PreTrainedTokenizerFast
 
-from heygen_lib.nlg.dialogue_format import DialogueFormat
+from heygen_lib.data.dialogue_format import DialogueFormat
 
 # Written last into a stand-in's folder: its presence means the folder is complete, its content says what made it.
 RECIPE_FILE = "tiny_recipe.json"

@@ -2,7 +2,7 @@ import pytest
 
 from heygen_lib.chat import Chatbot, DecodingConfig, clean_message, fit_prompt
 from heygen_lib.data import Pair, Turn
-from heygen_lib.nlg.dialogue_format import DialogueFormat
+from heygen_lib.data.dialogue_format import DialogueFormat
 from heygen_lib.nlg.rows import prompt_ids
 
 FMT = DialogueFormat()

@@ -63,7 +63,7 @@ def test_next_token_probs_equal_what_transformers_generate_samples_from(config):
     from transformers import (LogitsProcessorList, RepetitionPenaltyLogitsProcessor, TemperatureLogitsWarper,
                               TopKLogitsWarper, TopPLogitsWarper)
 
-    from heygen_lib.chat.decoding import next_token_probs
+    from heygen_lib.nlg.decoding import next_token_probs
 
     torch.manual_seed(0)
     logits, previous = torch.randn(300) * 3, [5, 17, 17, 250]

@@ -2,7 +2,7 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
 from heygen_lib.data import Turn
-from heygen_lib.nlg.dialogue_format import DialogueFormat, add_format_tokens, escape
+from heygen_lib.data.dialogue_format import DialogueFormat, add_format_tokens, escape
 from heygen_lib.tiny_models import train_tokenizer
 
 FMT = DialogueFormat()

@@ -4,7 +4,7 @@ from transformers import AutoModelForCausalLM
 
 from heygen_lib.chat.chatbot import load_chatbot
 from heygen_lib.data import Pair, Turn
-from heygen_lib.nlg.dialogue_format import DialogueFormat
+from heygen_lib.data.dialogue_format import DialogueFormat
 from heygen_lib.nlg.finetune import FineTuneConfig, fine_tune, load_model, save_model, tokenizer_texts
 from heygen_lib.nlg.lora import trainable_parameters, with_lora
 from heygen_lib.tiny_models import TinyCausalLMConfig, build_tiny_causal_lm

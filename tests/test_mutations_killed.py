@@ -24,7 +24,7 @@ from heygen_lib.gan.generators import LSTMGenerator, LSTMGeneratorConfig
 from heygen_lib.gan.losses import gradient_penalty, make_optimizer, policy_gradient_loss
 from heygen_lib.gan.training import GANTrainer, TrainConfig
 from heygen_lib.jsonl_log import JsonlLog, utc_timestamp
-from heygen_lib.nlg.dialogue_format import DialogueFormat
+from heygen_lib.data.dialogue_format import DialogueFormat
 from heygen_lib.nlg.rows import IGNORE, PadCollator, RowReport, encode_pairs
 
 from known_critics import LinearCritic, OneDtypeCritic

@@ -9,7 +9,7 @@ from heygen_lib.data.cleaning import clean_dialogues
 from heygen_lib.data.loaders import load_support_set
 from heygen_lib.data.pairs import split_dialogues
 from heygen_lib.nlg import pretrain as pt
-from heygen_lib.nlg.dialogue_format import DialogueFormat
+from heygen_lib.data.dialogue_format import DialogueFormat
 from heygen_lib.nlg.finetune import base_model, load_model
 from heygen_lib.nlg.hf_training import StopOnNonFiniteLoss
 from heygen_lib.profile import PROFILES

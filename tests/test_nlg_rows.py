@@ -6,7 +6,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from heygen_lib.data import Pair, Turn
-from heygen_lib.nlg.dialogue_format import DialogueFormat
+from heygen_lib.data.dialogue_format import DialogueFormat
 from heygen_lib.nlg.rows import (IGNORE, PadCollator, collator_for, encode_pair, encode_pairs, explain_row,
                                  prompt_ids)
 from heygen_lib.tiny_models import TinyCausalLMConfig, build_tiny_causal_lm

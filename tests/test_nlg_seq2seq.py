@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from heygen_lib.data import Pair, Turn
-from heygen_lib.nlg.dialogue_format import DialogueFormat
+from heygen_lib.data.dialogue_format import DialogueFormat
 from heygen_lib.nlg.evaluate import generate_responses, perplexity
 from heygen_lib.nlg.finetune import FineTuneConfig, fine_tune, is_seq2seq, load_model, tokenizer_texts
 from heygen_lib.nlg.rows import IGNORE, collator_for, encode_pair, encode_pairs, explain_row

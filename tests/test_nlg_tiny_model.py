@@ -4,7 +4,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from heygen_lib.nlg.dialogue_format import DialogueFormat, add_format_tokens
+from heygen_lib.data.dialogue_format import DialogueFormat, add_format_tokens
 from heygen_lib.tiny_models import RECIPE_FILE, TinyCausalLMConfig, build_tiny_causal_lm
 
 TEXTS = [f"customer: my {t} is {s}" for t in ("parcel", "kettle", "app") for s in ("late", "broken")]

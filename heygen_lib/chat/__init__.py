@@ -7,7 +7,7 @@ The names below are imported on first use, so ``python -m heygen_lib.chat --help
 from importlib import import_module
 
 _HOMES = {"Chatbot": "chatbot", "Reply": "chatbot", "clean_message": "chatbot", "fit_prompt": "chatbot",
-          "load_chatbot": "chatbot", "DecodingConfig": "decoding", "FeedbackEvent": "feedback",
+          "load_chatbot": "chatbot", "DecodingConfig": "heygen_lib.nlg.decoding", "FeedbackEvent": "feedback",
           "FeedbackStore": "feedback", "feedback_pairs": "feedback", "feedback_path": "feedback",
           "retraining_set": "feedback"}
 __all__ = sorted(_HOMES)
@@ -16,7 +16,8 @@ __all__ = sorted(_HOMES)
 def __getattr__(name: str):
     if name not in _HOMES:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(f"{__name__}.{_HOMES[name]}"), name)
+    home = _HOMES[name]
+    return getattr(import_module(home if "." in home else f"{__name__}.{home}"), name)
 
 
 def __dir__() -> list[str]:

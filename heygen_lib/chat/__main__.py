@@ -23,7 +23,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TextIO
 
-from heygen_lib.chat.decoding import STRATEGIES, DecodingConfig
+from heygen_lib.nlg.decoding import STRATEGIES, DecodingConfig
 from heygen_lib.chat.feedback import FeedbackStore, feedback_path
 from heygen_lib.settings import input_folder
 

@@ -28,10 +28,10 @@ from pathlib import Path
 import torch
 from transformers import AutoTokenizer, StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
-from heygen_lib.chat.decoding import DecodingConfig
+from heygen_lib.nlg.decoding import DecodingConfig
 from heygen_lib.chat.feedback import strip_controls
 from heygen_lib.data.dialogue import Turn
-from heygen_lib.nlg.dialogue_format import DialogueFormat, escape
+from heygen_lib.data.dialogue_format import DialogueFormat, escape
 from heygen_lib.nlg.finetune import context_window, is_seq2seq, load_model
 from heygen_lib.nlg.rows import FittedPrompt, fit_prompt
 

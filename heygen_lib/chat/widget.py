@@ -14,7 +14,7 @@ from dataclasses import fields
 import ipywidgets as w
 
 from heygen_lib.chat.chatbot import Chatbot
-from heygen_lib.chat.decoding import STRATEGIES, DecodingConfig
+from heygen_lib.nlg.decoding import STRATEGIES, DecodingConfig
 from heygen_lib.chat.feedback import FeedbackStore
 from heygen_lib.widgets import WIDE_LABELS, errors_said_in, status_html
 

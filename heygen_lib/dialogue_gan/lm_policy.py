@@ -1,6 +1,6 @@
 """A pretrained causal LM as the dialogue GAN's generator: the policy that writes a response to a context.
 
-The context reaches the model through the kit's dialogue format (`heygen_lib.nlg.dialogue_format`): the prompt is
+The context reaches the model through the kit's dialogue format (`heygen_lib.data.dialogue_format`): the prompt is
 the context turns ending in ``<|response|>``, fitted to a token budget by `heygen_lib.nlg.rows.prompt_ids` (oldest
 turns dropped first, exactly as in fine-tuning and in the chatbot). The response is what the model writes after it,
 up to and including ``<|endoftext|>``.
@@ -22,7 +22,7 @@ import torch
 
 from heygen_lib.data.dialogue import Turn
 from heygen_lib.gan.generators import eval_mode
-from heygen_lib.nlg.dialogue_format import DialogueFormat
+from heygen_lib.data.dialogue_format import DialogueFormat
 from heygen_lib.nlg.rows import prompt_ids
 
 

@@ -4,7 +4,7 @@
 response's closing end token, summed over all pairs, then divided once. (The mean of per-batch losses, which is
 what ``Trainer.evaluate`` reports, weighs a batch of short responses like one of long ones.) It is **subword-level**:
 per token of the model's own tokenizer, so two models compare only when they share a tokenizer, e.g. one model
-before and after fine-tuning, or the ablation's runs, never the tiny stand-in against distilgpt2.
+before and after fine-tuning, or the learning curve's runs, never the tiny stand-in against distilgpt2.
 
 **Generation** pads prompts on the left, so that every prompt ends at the same position and the new tokens follow
 directly (a decoder-only model continues the last position; right padding would make it continue after pads). An
@@ -20,11 +20,11 @@ from collections.abc import Sequence
 
 import torch
 
-from heygen_lib.chat.decoding import REPETITION_PENALTY  # the chatbot's: replies are measured as it writes them
+from heygen_lib.nlg.decoding import REPETITION_PENALTY  # the chatbot's too: replies are measured as it writes them
 from heygen_lib.data.dialogue import Turn
 from heygen_lib.data.pairs import Pair
 from heygen_lib.metrics import corpus_bleu, distinct_n, self_bleu
-from heygen_lib.nlg.dialogue_format import DialogueFormat
+from heygen_lib.data.dialogue_format import DialogueFormat
 from heygen_lib.nlg.finetune import context_window, is_seq2seq
 from heygen_lib.nlg.rows import IGNORE, collator_for, encode_pairs, prompt_ids
 from heygen_lib.text import word_tokens

@@ -28,7 +28,7 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from heygen_lib import distributed
 from heygen_lib.data.pairs import Pair
-from heygen_lib.nlg.dialogue_format import DialogueFormat, add_format_tokens
+from heygen_lib.data.dialogue_format import DialogueFormat, add_format_tokens
 from heygen_lib.nlg.hf_training import (PRECISIONS, StopOnNonFiniteLoss, make_trainer, precision_flags,
                                         training_arguments)
 from heygen_lib.nlg.rows import RowReport, collator_for, encode_pairs
@@ -80,7 +80,7 @@ class FineTuneConfig:
     batch_size: int = 16
     gradient_accumulation: int = 1  # forward passes per optimizer step: the effective batch is batch_size x this
     epochs: float = 3.0  # passes over the training rows; an upper bound, early stopping may end sooner
-    max_steps: int | None = None  # optimizer steps; when set it replaces `epochs` (the ablation's equal budget)
+    max_steps: int | None = None  # optimizer steps; when set it replaces `epochs` (the learning curve's budget)
     weight_decay: float = 0.01  # decoupled decay of the weight matrices (Trainer exempts biases and norms)
     dropout: float | None = None  # None keeps the model's own (GPT-2: 0.1); a number sets every dropout layer
     early_stopping_patience: int = 3  # dev evaluations without a better dev loss before stopping; 0: never stop early

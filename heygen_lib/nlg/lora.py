@@ -23,7 +23,7 @@ import torch
 from peft import LoraConfig, PeftModel, TaskType, get_peft_model
 from transformers.pytorch_utils import Conv1D
 
-from heygen_lib.nlg.dialogue_format import DialogueFormat
+from heygen_lib.data.dialogue_format import DialogueFormat
 
 
 def lora_config(model: torch.nn.Module, tokenizer, rank: int = 8, alpha: float = 16.0, dropout: float = 0.05,

@@ -39,7 +39,7 @@ from transformers import (GenerationConfig, GPT2Config, GPT2LMHeadModel, PreTrai
 from heygen_lib.data.cleaning import clean_dialogues
 from heygen_lib.data.loaders import SUPPORT_FILE, chitchat_path, load_chitchat, load_support_set
 from heygen_lib.data.pairs import split_dialogues
-from heygen_lib.nlg.dialogue_format import DialogueFormat
+from heygen_lib.data.dialogue_format import DialogueFormat
 from heygen_lib.nlg.hf_training import StopOnNonFiniteLoss, make_trainer, precision_flags, training_arguments
 from heygen_lib.nlg.rows import collator_for
 from heygen_lib.paths import artifacts_dir, data_dir, shown_path

@@ -32,7 +32,7 @@ import torch
 
 from heygen_lib.data.dialogue import Turn
 from heygen_lib.data.pairs import Pair
-from heygen_lib.nlg.dialogue_format import DialogueFormat
+from heygen_lib.data.dialogue_format import DialogueFormat
 
 IGNORE = -100  # the label cross-entropy skips (torch.nn.CrossEntropyLoss's default ignore_index)
 

@@ -1,4 +1,5 @@
-"""How the chatbot picks its words: one dataclass that becomes the keyword arguments of ``model.generate``.
+"""How a model picks its words when it writes (the chatbot, and notebook 05 measuring replies as the chatbot writes
+them): one dataclass that becomes the keyword arguments of ``model.generate``.
 
 - **greedy**: always the most likely next token. Deterministic; small models fall into loops ("I can help. I can
   help. ...") without a repetition penalty.
