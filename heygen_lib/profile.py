@@ -115,9 +115,8 @@ class NlgSizes:
     curve_epochs: float = 3  # the budget rule: each run takes the steps of this many passes over its real pairs
     curve_extra_per_real: float = 1.0
     curve_reply_contexts: int = 88
-    # Longest reply, in tokens (the chatbot's default too). Real support replies run to about 31 words; a 24-token
-    # cap cut 41-93% of the smoke stand-in's replies short (three fine-tuning seeds), and replies cut at the same
-    # place read as repeats.
+    # Longest reply, in tokens (the chatbot's default too). Real support replies run to about 31 words; a shorter cap
+    # cuts many replies at the same place, and cut replies read as repeats.
     max_new_tokens: int = 48
 
 

@@ -116,3 +116,15 @@ def test_the_lexicon_knows_the_training_words_and_english_inflections():
     assert is_word("brightcart") and not is_word("reachation")
     if wordnet_available():
         assert is_word("accounted") and is_word("cameras")
+
+
+def test_claims_follow_the_numbers_and_say_cannot_tell_inside_the_noise():
+    from heygen_lib.dialogue_gan.lm_pipeline import claims
+
+    same = _comparison([0.50, 0.60, 0.70], [0.55, 0.50, 0.60])
+    for runs in same.runs.values():
+        for run in runs:
+            run["MLE perplexity"] = 50.0
+    filter_claim, gan_claim = claims({"balanced": 0.75}, 87, same)
+    assert filter_claim["verdict"].startswith("supported") and gan_claim["verdict"].startswith("cannot tell")
+    assert claims({"balanced": 0.55}, 87, same)[0]["verdict"].startswith("cannot tell")

@@ -70,23 +70,25 @@ def tiny_base_dir() -> Path:
 
 @dataclass
 class FineTuneConfig:
-    """Hyperparameters of one fine-tuning run. The defaults are the usual starting point for a GPT-2-sized model."""
+    """Hyperparameters of one fine-tuning run. The defaults are the usual starting point for a GPT-2-sized model: the
+    full profile's (`NlgSizes`, their one home); `profile_config` takes a profile's own."""
 
     optimizer: str = "adamw"  # "adamw" (Adam, decoupled weight decay) | "sgd" (plain, no momentum: wants a higher lr)
-    learning_rate: float = 5e-5  # peak rate, reached after warm-up; a tiny model trained from scratch wants ~1e-2
+    learning_rate: float = NlgSizes.learning_rate  # peak rate, reached after warm-up (5e-5 for distilgpt2)
     warmup_ratio: float = 0.1  # share of the optimizer steps spent raising the rate linearly from 0 to its peak
-    lr_scheduler: str = "linear"  # after warm-up: "linear" decay to 0, "cosine", or "constant"
+    lr_scheduler: str = NlgSizes.lr_scheduler  # after warm-up: "linear" decay to 0, "cosine", or "constant"
     # rows per forward pass, summed over processes: under torchrun each of N processes takes batch_size / N
-    batch_size: int = 16
+    batch_size: int = NlgSizes.batch_size
     gradient_accumulation: int = 1  # forward passes per optimizer step: the effective batch is batch_size x this
-    epochs: float = 3.0  # passes over the training rows; an upper bound, early stopping may end sooner
+    epochs: float = NlgSizes.epochs  # passes over the training rows; an upper bound, early stopping may end sooner
     max_steps: int | None = None  # optimizer steps; when set it replaces `epochs` (the learning curve's budget)
     weight_decay: float = 0.01  # decoupled decay of the weight matrices (Trainer exempts biases and norms)
     dropout: float | None = None  # None keeps the model's own (GPT-2: 0.1); a number sets every dropout layer
-    early_stopping_patience: int = 3  # dev evaluations without a better dev loss before stopping; 0: never stop early
+    # dev evaluations without a better dev loss before stopping; 0: never stop early
+    early_stopping_patience: int = NlgSizes.patience
     # How much lower (in nats) a dev loss must be to count as better: 0.05 nats is 5% perplexity. Above 0, a run
     # whose dev loss only creeps down stops too, where the next epochs would buy almost nothing.
-    early_stopping_threshold: float = 0.0
+    early_stopping_threshold: float = NlgSizes.min_improvement
     evals_per_epoch: int = 4  # dev-loss evaluations per epoch; each also saves a checkpoint to pick the best from
     # Which parameters train. "none": all of them. "top-k": the top `top_k` transformer blocks (of the decoder, in
     # an encoder-decoder), the final layer norm and the LM head. "head": the LM head only. GPT-2 ties its LM head to
@@ -97,7 +99,7 @@ class FineTuneConfig:
     top_k: int = 2  # blocks trained when freeze == "top-k" (distilgpt2 has 6)
     lora_rank: int = 8  # rank r of each LoRA update (freeze == "lora"); its scale is lora_alpha / r
     lora_alpha: float = 16.0
-    max_length: int = 256  # tokens per row; longer pairs lose their oldest context first (`rows`)
+    max_length: int = NlgSizes.max_length  # tokens per row; longer pairs lose their oldest context first (`rows`)
     seed: int = 0  # data order and dropout (Trainer seeds python, numpy and torch with it)
     mixed_precision: str = "auto"  # "auto": bf16 on GPUs that have it, else fp16; "no", "fp16", "bf16"; CPU: fp32
     gradient_checkpointing: bool = False  # recompute activations during backward: less memory, more time
