@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -35,14 +35,26 @@ def check_finite(phase: str, where: str, **values: float) -> None:
                                    "clipping, or resume from the last checkpoint")
 
 
+class Replicas(Protocol):
+    """What `guarded_update` needs to run in several processes (`heygen_lib.gan.data_parallel.DataParallel`)."""
+
+    def mean(self, value: torch.Tensor) -> torch.Tensor: ...  # a number averaged over the processes
+
+    def average_gradients(self, parameters: Iterable[nn.Parameter]) -> None: ...  # after backward, before the step
+
+
 def guarded_update(optimizer: torch.optim.Optimizer, loss: torch.Tensor, parameters: Iterable[nn.Parameter],
-                   clip: float, phase: str = "update", where: str = "") -> float:
+                   clip: float, phase: str = "update", where: str = "", replicas: Replicas | None = None) -> float:
     """One optimizer step on `loss` after checking it is finite, with the gradient norm clipped at `clip`; returns
-    the gradient norm before clipping."""
-    check_finite(phase, where, loss=loss.item())
+    the gradient norm before clipping. With `replicas` (several processes) the check is on the loss averaged over
+    them, so that every process stops or none does, and the gradients are averaged before clipping."""
+    check_finite(phase, where, loss=(loss if replicas is None else replicas.mean(loss)).item())
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    norm = nn.utils.clip_grad_norm_([p for p in parameters if p.grad is not None], clip)
+    parameters = [p for p in parameters if p.grad is not None]
+    if replicas is not None:
+        replicas.average_gradients(parameters)
+    norm = nn.utils.clip_grad_norm_(parameters, clip)
     optimizer.step()
     return float(norm)
 

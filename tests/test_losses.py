@@ -11,7 +11,6 @@ from heygen_lib.gan.losses import (
     gradient_penalty,
     hinge_d_loss,
     hinge_g_loss,
-    make_optimizer,
     policy_gradient_loss,
     rsgan_d_loss,
     rsgan_g_loss,
@@ -236,25 +235,6 @@ def test_rewards_are_constants():
 def test_policy_gradient_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match="must match"):
         policy_gradient_loss(torch.zeros(2, 3), torch.zeros(3, 2))
-
-
-# --- optimisers ------------------------------------------------------------------------------------------------------
-
-
-def test_make_optimizer_builds_adam_and_rmsprop_with_given_settings():
-    params = [nn.Parameter(torch.zeros(3))]
-    adam = make_optimizer(params, "adam", lr=1e-2, betas=(0.5, 0.9))
-    assert isinstance(adam, torch.optim.Adam)
-    assert adam.param_groups[0]["lr"] == 1e-2 and adam.param_groups[0]["betas"] == (0.5, 0.9)
-    rmsprop = make_optimizer(params, "rmsprop", lr=5e-5)
-    assert isinstance(rmsprop, torch.optim.RMSprop)
-    assert rmsprop.param_groups[0]["lr"] == 5e-5 and rmsprop.param_groups[0]["alpha"] == 0.99
-    assert make_optimizer(params).param_groups[0]["lr"] == 1e-4  # RelGAN's default
-
-
-def test_make_optimizer_rejects_unknown_names():
-    with pytest.raises(ValueError, match="'sgd'"):
-        make_optimizer([nn.Parameter(torch.zeros(1))], "sgd")
 
 
 @pytest.mark.parametrize("one_hot_side", ["real", "fake"])

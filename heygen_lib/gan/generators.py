@@ -25,8 +25,6 @@ inside them. That is what makes the vectorised rollout below generator-agnostic.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -90,19 +88,6 @@ def flat_cross_entropy(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tens
     """
     B, T, V = logits.shape
     return F.cross_entropy(logits.reshape(B * T, V), tokens.reshape(B * T), reduction="none").view(B, T)
-
-
-@contextmanager
-def eval_mode(*modules: nn.Module) -> Iterator[None]:
-    """Put `modules` in eval mode (no dropout) for the block, then restore each one's previous mode."""
-    was_training = [m.training for m in modules]
-    try:
-        for m in modules:
-            m.eval()
-        yield
-    finally:
-        for m, mode in zip(modules, was_training):
-            m.train(mode)
 
 
 # States are tuples of row-first tensors; these three helpers are all the rollout needs to know about them.

@@ -1,4 +1,4 @@
-"""GAN losses on discriminator logits, the WGAN gradient penalty, SeqGAN's policy-gradient loss, and optimisers.
+"""GAN losses on discriminator logits, the WGAN gradient penalty and SeqGAN's policy-gradient loss.
 
 Notation: ``r = D(real)`` and ``f = D(fake)`` are logits, shape [B]; ``sigma`` is the logistic sigmoid and
 ``softplus(z) = log(1 + e^z)``, so ``-log sigma(z) = softplus(-z)`` and ``-log(1 - sigma(z)) = softplus(z)``.
@@ -18,7 +18,7 @@ hinge      E relu(1 - r) + E relu(1 + f)                        -E f
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -188,36 +188,3 @@ def policy_gradient_loss(
     if baseline is not None:
         advantage = advantage - (baseline.detach().float() if isinstance(baseline, torch.Tensor) else baseline)
     return -(advantage * log_probs.float()).mean()
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Optimisers
-# ---------------------------------------------------------------------------------------------------------------
-
-# Learning rates from the literature (see make_optimizer).
-SEQGAN_MLE_LR = 1e-2  # SeqGAN: Adam, generator MLE pre-training and adversarial updates, gradients clipped to 5
-SEQGAN_DISCRIMINATOR_LR = 1e-4  # SeqGAN: Adam, discriminator
-RELGAN_ADVERSARIAL_LR = 1e-4  # RelGAN: Adam, betas (0.9, 0.999), generator and discriminator
-WGAN_RMSPROP_LR = 5e-5  # WGAN (Arjovsky et al. 2017, weight clipping): RMSprop
-
-
-def make_optimizer(
-    params: Iterable[torch.Tensor] | Iterable[dict],
-    name: str = "adam",
-    lr: float = RELGAN_ADVERSARIAL_LR,
-    betas: tuple[float, float] = (0.9, 0.999),
-    alpha: float = 0.99,
-    weight_decay: float = 0.0,
-) -> torch.optim.Optimizer:
-    """Adam (`betas` used) or RMSprop (`alpha`, its smoothing constant, used) over `params`.
-
-    Defaults in the literature: SeqGAN trains its generator with Adam at 1e-2 (MLE and adversarial) and its
-    discriminator with Adam at 1e-4; RelGAN uses Adam at 1e-4 with betas (0.9, 0.999) for both adversarial nets;
-    WGAN used RMSprop at 5e-5 because momentum destabilised weight-clipped critics; WGAN-GP went back to Adam
-    (Gulrajani et al. 2017, Algorithm 1: 1e-4, betas (0, 0.9)).
-    """
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=weight_decay)
-    if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, alpha=alpha, weight_decay=weight_decay)
-    raise ValueError(f"optimizer must be 'adam' or 'rmsprop', got {name!r}")

@@ -22,7 +22,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .generators import TextGenerator, eval_mode
+from heygen_lib.torch_utils import eval_mode
+
+from .generators import TextGenerator
 
 
 def rollout_rewards(
