@@ -11,6 +11,7 @@ from heygen_lib.gan.losses import (
     gradient_penalty,
     hinge_d_loss,
     hinge_g_loss,
+    linear_cross_entropy,
     policy_gradient_loss,
     rsgan_d_loss,
     rsgan_g_loss,
@@ -246,3 +247,26 @@ def test_the_penalty_interpolates_in_the_precision_of_the_one_hot_input_below_fl
     real, fake = (one_hots, ids) if one_hot_side == "real" else (ids, one_hots)
     penalty = gradient_penalty(critic, real, fake, weight=1.0)
     assert penalty.item() == pytest.approx((15**0.5 * 0.5 - 1) ** 2, rel=1e-2)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_cross_entropy_is_cross_entropy_of_the_linear_layer_with_its_gradients(bias):
+    torch.manual_seed(0)
+    features = torch.randn(300, 8, dtype=torch.float64, requires_grad=True)  # 3 chunks of 128, the last short
+    weight = torch.randn(50, 8, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(50, dtype=torch.float64, requires_grad=True) if bias else None
+    targets = torch.randint(0, 50, (300,))
+    expected = F.cross_entropy(F.linear(features, weight, b), targets)
+    inputs = [features, weight] + ([b] if bias else [])
+    expected_grads = torch.autograd.grad(3.0 * expected, inputs)
+    loss = linear_cross_entropy(features, weight, b, targets)
+    torch.testing.assert_close(loss, expected)
+    for got, want in zip(torch.autograd.grad(3.0 * loss, inputs), expected_grads):  # scaled by the incoming gradient
+        torch.testing.assert_close(got, want)
+
+
+def test_linear_cross_entropy_without_gradients_computes_the_loss_alone():
+    features, weight = torch.randn(10, 4), torch.randn(6, 4)
+    with torch.no_grad():
+        loss = linear_cross_entropy(features, weight, None, torch.zeros(10, dtype=torch.long))
+    assert loss.item() == pytest.approx(F.cross_entropy(features @ weight.t(), torch.zeros(10, dtype=torch.long)).item())
