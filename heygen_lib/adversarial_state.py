@@ -11,7 +11,7 @@ clip, step.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Protocol
@@ -82,10 +82,14 @@ def save_trainer(path: str | Path, config: Any, modules: Mapping[str, nn.Module]
 
 def restore_trainer_state(path: str | Path, device: torch.device, config: Any, modules: Mapping[str, nn.Module],
                           optimizers: Mapping[str, torch.optim.Optimizer],
-                          generators: Mapping[str, torch.Generator]) -> dict[str, Any]:
+                          generators: Mapping[str, torch.Generator],
+                          check: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Load what `save_trainer` wrote into the given modules, optimisers and generators (refusing a checkpoint made
-    with another config) and restore the global random state; returns the whole state for the trainer's extras."""
+    with another config, or one `check` refuses by raising, before anything is loaded) and restore the global
+    random state; returns the whole state for the trainer's extras."""
     state = read_checkpoint(path, device, config)
+    if check is not None:
+        check(state)
     for name, module in modules.items():
         module.load_state_dict(state["modules"][name])
     for name, optimizer in optimizers.items():

@@ -30,6 +30,7 @@ writes checkpoints, which are the same files whatever the number of processes.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from torch import nn
 from heygen_lib import distributed
 from heygen_lib.adversarial_state import TrainingDiverged  # noqa: F401 (its home; nlg.finetune imports it from here)
 from heygen_lib.adversarial_state import check_finite, guarded_update, restore_trainer_state, save_trainer
+from heygen_lib.checkpoints import CheckpointError
 from heygen_lib.gan.data_parallel import DataParallel
 from heygen_lib.gan.generators import TextGenerator, VAEGenerator, kl_annealing
 from heygen_lib.gan.losses import LOSSES, gradient_penalty, policy_gradient_loss
@@ -87,7 +89,9 @@ class TrainConfig:
 class GANTrainer:
     """Trains `generator` against `discriminator` on `real` sequences [N, T].
 
-    `sample_shards`: see `data_parallel.DataParallel` (None, the default, is right in a notebook)."""
+    `data_name` says what `real` is (a file name), for checkpoints: a checkpoint records the real data it was trained
+    on (its name, shape and SHA-256), and `load` refuses one trained on other data. `sample_shards`: see
+    `data_parallel.DataParallel` (None, the default, is right in a notebook)."""
 
     def __init__(
         self,
@@ -98,6 +102,7 @@ class GANTrainer:
         log_dir: str | Path | None = None,
         callback: Callable[[Record], None] | None = None,
         sample_shards: int | None = None,
+        data_name: str = "the real data",
     ):
         torch.manual_seed(config.seed)  # the same in every process: dropout, evaluation and rank 0's checkpoint
         self.generator, self.discriminator, self.config, self.callback = generator, discriminator, config, callback
@@ -107,6 +112,8 @@ class GANTrainer:
         self.parallel = DataParallel(config.seed, config.batch_size, sample_shards, self.device)
         self.parallel.share_weights(generator, discriminator)
         self.real = real.cpu()
+        self.data = {"name": data_name, "sequences": len(real), "length": real.size(1),
+                     "vocabulary": generator.config.vocab_size, "sha256": _sha256(self.real)}
         self.data_rng = torch.Generator().manual_seed(config.seed)
         self.optimizers = {
             "mle": make_optimizer(generator.parameters(), "adam", lr=config.mle_lr),
@@ -185,7 +192,7 @@ class GANTrainer:
                     if kl_weight:
                         kl_total = kl_total + share * kl.detach().float() / kl_weight * len(index)
                 else:
-                    loss = share * self.generator.nll(batch).mean()
+                    loss = share * self.generator.mle_loss(batch)  # the mean NLL per token of the batch
             self._update("mle", loss, self.generator)
             total = total + loss.detach().float() * len(index)
         extra = {"kl_weight": kl_weight, "kl": kl_total / len(self.real)} if vae else {}
@@ -324,7 +331,7 @@ class GANTrainer:
         self.generator.train()
         with self._autocast():
             batch = self._batch()
-            nll = self.generator.nll(batch).mean()
+            nll = self.generator.mle_loss(batch)
         self._update("generator", self.config.mle_mix * nll, self.generator)
         return nll.detach()
 
@@ -345,20 +352,35 @@ class GANTrainer:
         path = Path(path)
         distributed.on_main(lambda: save_trainer(path, self.config, *self._parts(), steps=dict(self.steps),
                                                  planned_adversarial_steps=self.planned_adversarial_steps or 0,
-                                                 sample_draws=self.parallel.draws, history=self.history))
+                                                 sample_draws=self.parallel.draws, history=self.history,
+                                                 real_data=self.data))
         return path
 
     def load(self, path: str | Path) -> GANTrainer:
         """Restore a checkpoint written by `save` into this trainer (same model shapes and config)."""
-        state = restore_trainer_state(path, self.device, self.config, *self._parts())
+        state = restore_trainer_state(path, self.device, self.config, *self._parts(),
+                                      check=lambda saved: self._same_data(path, saved.get("real_data")))
         self.steps, self.history = dict(state["steps"]), list(state["history"])
         self.planned_adversarial_steps = state.get("planned_adversarial_steps") or None
         self.parallel.draws = int(state.get("sample_draws", 0))
         return self
 
+    def _same_data(self, path: str | Path, saved: dict[str, Any] | None) -> None:
+        """Refuse a checkpoint trained on other real data, naming both (checkpoints from before this record pass)."""
+        if saved is not None and saved["sha256"] != self.data["sha256"]:
+            def what(d: dict[str, Any]) -> str:
+                return f"{d['name']} ({d['sequences']} sequences of {d['length']} tokens, vocabulary {d['vocabulary']})"
+
+            raise CheckpointError(f"{path} was trained on {what(saved)}, not on {what(self.data)}: resume it with the "
+                                  "data it was trained on, or start a new checkpoint")
+
     def _parts(self):
         return ({"generator": self.generator, "discriminator": self.discriminator}, self.optimizers,
                 {"data_rng": self.data_rng})
+
+
+def _sha256(tokens: torch.Tensor) -> str:
+    return hashlib.sha256(tokens.to(torch.int64).contiguous().numpy().tobytes()).hexdigest()
 
 
 def train_mle(trainer: GANTrainer, epochs: int, metrics: Callable[[TextGenerator], dict[str, float]] | None = None,
