@@ -32,7 +32,7 @@ class WithVectors:
     @torch.no_grad()
     def __call__(self, contexts, texts):
         from heygen_lib.dialogue_gan import lm_policy
-        from heygen_lib.gan.generators import eval_mode
+        from heygen_lib.torch_utils import eval_mode
 
         f, out = self.features, []
         with eval_mode(f.model):

@@ -1,9 +1,20 @@
-"""Seconds per SeqGAN reward computation: vectorised Monte-Carlo rollouts vs the common per-step implementation.
+"""Seconds per SeqGAN reward computation: the kit's vectorised Monte-Carlo rollouts against TextGAN-PyTorch's, or
+against the common per-step implementation the kit started from.
 
-    python benchmarks/rollout_rewards.py            # the issue's setting: batch 64, length 20, 16 rollouts,
-                                                    # vocabulary 5,000, LSTM 32/32, the "seqgan" CNN (4.08M)
+    python benchmarks/rollout_rewards.py --peer PATH  # against TextGAN-PyTorch (a checkout of its repository)
+    python benchmarks/rollout_rewards.py            # against the per-step reference: batch 64, length 20,
+                                                    # 16 rollouts, vocabulary 5,000, LSTM 32/32, the "seqgan" CNN
     python benchmarks/rollout_rewards.py --quick    # small sizes, seconds
     python benchmarks/rollout_rewards.py --device cuda --batch-size 0   # GPU, everything in one batch
+
+With ``--peer``: TextGAN-PyTorch's ``ROLLOUT.get_reward`` (its ``SeqGAN_G`` holding the kit generator's weights)
+and the kit's `rollout_rewards`, each with the same discriminator, once with TextGAN-PyTorch's ``SeqGAN_D`` and
+once with the kit's ``cnn_config("seqgan")`` CNN (both 4.08M parameters), each reading the other's output through a
+one-line adapter (two-class logits <-> one logit). CPU time of this process, one thread by default, interleaved
+rounds in alternating order; prints seconds per reward computation and the kit's speed-up over the peer, the
+median over rounds with every round's. Nothing of TextGAN-PyTorch is copied into the kit: it is imported from PATH.
+
+Without ``--peer``:
 
 Both implementations (`heygen_lib.gan.rewards`) run in the same invocation on the same models and samples, each
 measurement in a fresh process so that its peak memory is its own (CPU: growth of the process's peak resident
@@ -21,6 +32,7 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -47,6 +59,7 @@ class Setting:
 
 
 QUICK = Setting(batch=16, length=10, rollouts=4, vocab=500, discriminator="small", batch_size=None, repeats=3)
+QUICK_PEER = Setting(batch=16, length=20, rollouts=4, vocab=500, batch_size=None)  # SeqGAN_D's filters need 20
 
 
 class FreeDiscriminator(nn.Module):
@@ -154,8 +167,101 @@ def measure(setting: Setting, device: str, method: str, free_discriminator: bool
     return {"seconds": statistics.median(times), "all_seconds": times, "peak_mb": peak, "discriminator": name}
 
 
+class TwoClassAsLogit(nn.Module):
+    """A two-class discriminator (softmax over [fake, real], TextGAN-PyTorch's) as one logit: the same P(real)."""
+
+    def __init__(self, discriminator: nn.Module):
+        super().__init__()
+        self.discriminator = discriminator
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.discriminator(x)
+        return out[:, 1] - out[:, 0]
+
+
+class LogitAsTwoClass(nn.Module):
+    """A one-logit discriminator (the kit's) as two-class logits [0, logit]: softmax(...)[:, 1] is sigmoid(logit)."""
+
+    def __init__(self, discriminator: nn.Module):
+        super().__init__()
+        self.discriminator = discriminator
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logit = self.discriminator(x)
+        return torch.stack([torch.zeros_like(logit), logit], dim=-1)
+
+
+def peer_contenders(peer: Path, setting: Setting) -> dict[str, dict[str, Callable[[], torch.Tensor]]]:
+    """{discriminator: {"kit": rewards(), "TextGAN-PyTorch": rewards()}}, each call one reward computation."""
+    sys.path.insert(0, str(peer))
+    import config as cfg  # TextGAN-PyTorch's module of settings
+
+    cfg.CUDA = False
+    cfg.vocab_size, cfg.max_seq_len = setting.vocab, setting.length
+    from models.SeqGAN_D import SeqGAN_D
+    from models.SeqGAN_G import SeqGAN_G
+    from utils.rollout import ROLLOUT
+
+    from heygen_lib.gan.rewards import rollout_rewards
+
+    gen, kit_disc, samples, _ = build(setting, "cpu")
+    peer_gen = SeqGAN_G(setting.embed_dim, setting.hidden_dim, setting.vocab, setting.length, cfg.padding_idx)
+    names = {"embedding.weight": "embeddings.weight", "head.weight": "lstm2out.weight", "head.bias": "lstm2out.bias"}
+    peer_gen.load_state_dict({names.get(k, k): v for k, v in gen.state_dict().items()})  # the same generator
+    peer_disc = SeqGAN_D(64, setting.vocab, cfg.padding_idx).eval()
+    rollout = ROLLOUT(peer_gen, gpu=False)
+    pairs = {"TextGAN-PyTorch's SeqGAN_D": (TwoClassAsLogit(peer_disc), peer_disc),
+             f"the kit's {setting.discriminator!r} CNN": (kit_disc, LogitAsTwoClass(kit_disc))}
+    return {name: {"kit": lambda d=kit_side: rollout_rewards(gen, d, samples, setting.rollouts),
+                   "TextGAN-PyTorch": lambda d=peer_side: rollout.get_reward(samples, setting.rollouts, d)}
+            for name, (kit_side, peer_side) in pairs.items()}
+
+
+def against_peer(peer: Path, setting: Setting, rounds: int) -> dict:
+    """Both discriminators, kit and peer interleaved in alternating order; CPU seconds per reward computation."""
+    contenders = peer_contenders(peer.resolve(), setting)
+    print(f"reward computation: batch {setting.batch}, length {setting.length}, {setting.rollouts} rollouts, "
+          f"vocabulary {setting.vocab}, LSTM {setting.embed_dim}/{setting.hidden_dim}; {rounds} interleaved rounds; "
+          f"torch {torch.__version__}, CPU threads {torch.get_num_threads()}")
+    results = {}
+    for name, sides in contenders.items():
+        seconds: dict[str, list[float]] = {side: [] for side in sides}
+        for round_number in range(rounds):
+            for side in (sides if round_number % 2 == 0 else reversed(list(sides))):
+                start = time.process_time()
+                sides[side]()
+                seconds[side].append(time.process_time() - start)
+        ratios = [p / k for k, p in zip(seconds["kit"], seconds["TextGAN-PyTorch"])]
+        ratio = statistics.median(ratios)
+        print(f"  discriminator {name}: kit {statistics.median(seconds['kit']):.2f} CPU-s, TextGAN-PyTorch "
+              f"{statistics.median(seconds['TextGAN-PyTorch']):.2f} CPU-s per reward computation; kit "
+              f"{ratio:.2f}x faster (rounds: {', '.join(f'{r:.2f}' for r in ratios)})")
+        results[name] = {"seconds": seconds, "ratio": ratio}
+    return results
+
+
+def score_rows(setting: Setting, rows: tuple[int, ...] = (256, 1024, 4096), repeats: int = 3) -> dict[int, float]:
+    """CPU seconds for the kit's discriminator to score one reward computation's completions, by rows per call."""
+    _, disc, _, _ = build(setting, "cpu")
+    n = setting.rollouts * (setting.length - 1) * setting.batch
+    x = torch.randint(setting.vocab, (n, setting.length), generator=torch.Generator().manual_seed(0))
+    times: dict[int, list[float]] = {r: [] for r in rows}
+    with torch.no_grad():
+        for _ in range(repeats):
+            for r in rows:
+                start = time.process_time()
+                for chunk in x.split(r):
+                    disc(chunk)
+                times[r].append(time.process_time() - start)
+    return {r: statistics.median(t) for r, t in times.items()}
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--peer", type=Path, help="a TextGAN-PyTorch checkout to compare with (CPU, one thread)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds against the peer")
+    parser.add_argument("--score-rows", action="store_true",
+                        help="time the discriminator's scoring by rows per call (the CPU default SCORE_ROWS)")
     parser.add_argument("--quick", action="store_true", help="small sizes (batch 16, length 10, 4 rollouts, V 500)")
     parser.add_argument("--device", choices=["cpu", "cuda", "all"], default="all", help="default: CPU, and CUDA if any")
     parser.add_argument("--batch-size", type=int, help="rollout_rewards batch_size; 0 means None (all at once)")
@@ -166,7 +272,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
 
-    setting = QUICK if args.quick else Setting()
+    setting = (QUICK_PEER if args.peer else QUICK) if args.quick else Setting()
+    if args.peer or args.score_rows:
+        torch.set_num_threads(args.threads or 1)
+        if args.score_rows:
+            times = score_rows(setting)
+            print(f"discriminator {setting.discriminator!r} scoring {setting.rollouts * (setting.length - 1) * setting.batch:,} "
+                  "completions, CPU seconds by rows per call: " + ", ".join(f"{r}: {t:.2f}" for r, t in times.items()))
+            return {"score_rows": times}
+        return against_peer(args.peer, setting, args.rounds)
     if args.batch_size is not None:
         setting.batch_size = args.batch_size or None
     if args.repeats:

@@ -11,10 +11,10 @@ clip, step.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -35,14 +35,26 @@ def check_finite(phase: str, where: str, **values: float) -> None:
                                    "clipping, or resume from the last checkpoint")
 
 
+class Replicas(Protocol):
+    """What `guarded_update` needs to run in several processes (`heygen_lib.gan.data_parallel.DataParallel`)."""
+
+    def mean(self, value: torch.Tensor) -> torch.Tensor: ...  # a number averaged over the processes
+
+    def average_gradients(self, parameters: Iterable[nn.Parameter]) -> None: ...  # after backward, before the step
+
+
 def guarded_update(optimizer: torch.optim.Optimizer, loss: torch.Tensor, parameters: Iterable[nn.Parameter],
-                   clip: float, phase: str = "update", where: str = "") -> float:
+                   clip: float, phase: str = "update", where: str = "", replicas: Replicas | None = None) -> float:
     """One optimizer step on `loss` after checking it is finite, with the gradient norm clipped at `clip`; returns
-    the gradient norm before clipping."""
-    check_finite(phase, where, loss=loss.item())
+    the gradient norm before clipping. With `replicas` (several processes) the check is on the loss averaged over
+    them, so that every process stops or none does, and the gradients are averaged before clipping."""
+    check_finite(phase, where, loss=(loss if replicas is None else replicas.mean(loss)).item())
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    norm = nn.utils.clip_grad_norm_([p for p in parameters if p.grad is not None], clip)
+    parameters = [p for p in parameters if p.grad is not None]
+    if replicas is not None:
+        replicas.average_gradients(parameters)
+    norm = nn.utils.clip_grad_norm_(parameters, clip)
     optimizer.step()
     return float(norm)
 
@@ -70,10 +82,14 @@ def save_trainer(path: str | Path, config: Any, modules: Mapping[str, nn.Module]
 
 def restore_trainer_state(path: str | Path, device: torch.device, config: Any, modules: Mapping[str, nn.Module],
                           optimizers: Mapping[str, torch.optim.Optimizer],
-                          generators: Mapping[str, torch.Generator]) -> dict[str, Any]:
+                          generators: Mapping[str, torch.Generator],
+                          check: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Load what `save_trainer` wrote into the given modules, optimisers and generators (refusing a checkpoint made
-    with another config) and restore the global random state; returns the whole state for the trainer's extras."""
+    with another config, or one `check` refuses by raising, before anything is loaded) and restore the global
+    random state; returns the whole state for the trainer's extras."""
     state = read_checkpoint(path, device, config)
+    if check is not None:
+        check(state)
     for name, module in modules.items():
         module.load_state_dict(state["modules"][name])
     for name, optimizer in optimizers.items():

@@ -7,6 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from heygen_lib.gan import generators
 from heygen_lib.gan.generators import (
     LSTMGenerator,
     LSTMGeneratorConfig,
@@ -160,13 +161,23 @@ def test_sample_from_logits_matches_softmax_and_temperature():
     assert torch.equal(sample_from_logits(logits, temperature=0, num_samples=3), torch.full((2, 3), 2))
 
 
-def test_overwriting_sampler_destroys_only_when_asked():
+def test_sampling_leaves_the_logits_as_they_were():
     logits = torch.randn(4, 6)
     keep = logits.clone()
+    sample_from_logits(logits, temperature=0.7)
     sample_from_logits(logits)
     assert torch.equal(logits, keep)
-    sample_from_logits(logits, overwrite=True)
-    assert not torch.equal(logits, keep)
+
+
+@pytest.mark.parametrize("V", [5000, 97, 6])  # blocks of 50; one block (a prime); blocks of 2
+def test_the_two_level_draw_follows_the_softmax_and_never_draws_a_zero_probability_token(V):
+    logits = torch.randn(V, generator=torch.Generator().manual_seed(V)) * 2
+    logits[::3] = -float("inf")  # whole runs of zero mass, at block ends and starts too
+    draws = sample_from_logits(logits.expand(2, -1), num_samples=200_000, generator=torch.Generator().manual_seed(0))
+    freq = torch.bincount(draws.flatten(), minlength=V).double() / draws.numel()
+    probs = torch.softmax(logits.double(), 0)
+    assert freq[::3].sum() == 0
+    assert (freq - probs).abs().max() < 5 * (probs.max() / draws.numel()) ** 0.5 + 1e-4
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -177,6 +188,30 @@ def test_rollouts_keep_each_prefix_and_only_complete_it(kind):
     for t in range(1, T):
         assert torch.equal(out[:, t - 1, :, :t], tokens[:, :t].expand(6, -1, -1))
     assert not torch.equal(out[:, 0], tokens.expand(6, -1, -1))  # the rest is sampled, not copied
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_rolling_out_in_chunks_of_rows_changes_nothing_but_speed(kind, monkeypatch):
+    model = make(kind).eval()
+    tokens = torch.randint(0, V, (4, T))
+    whole = model.rollout(tokens, 6, generator=torch.Generator().manual_seed(0))
+    monkeypatch.setattr(generators, "ROLLOUT_CHUNK_ROWS", 5)  # chunks that cut through rollouts and prefixes
+    assert torch.equal(model.rollout(tokens, 6, generator=torch.Generator().manual_seed(0)), whole)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "transformer"])
+def test_the_mle_loss_is_the_mean_nll_with_the_same_gradients(kind):
+    model = make(kind, vocab=300, length=T)
+    tokens = torch.randint(0, 300, (333, T))  # rows in several chunks, the last one short
+    expected = model.nll(tokens).mean()
+    expected.backward()
+    grads = {name: p.grad.clone() for name, p in model.named_parameters()}
+    model.zero_grad()
+    loss = model.mle_loss(tokens)
+    loss.backward()
+    torch.testing.assert_close(loss, expected)
+    for name, p in model.named_parameters():
+        torch.testing.assert_close(p.grad, grads[name], msg=name)
 
 
 @pytest.mark.parametrize("kind", KINDS)

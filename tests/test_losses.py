@@ -11,7 +11,7 @@ from heygen_lib.gan.losses import (
     gradient_penalty,
     hinge_d_loss,
     hinge_g_loss,
-    make_optimizer,
+    linear_cross_entropy,
     policy_gradient_loss,
     rsgan_d_loss,
     rsgan_g_loss,
@@ -238,25 +238,6 @@ def test_policy_gradient_rejects_mismatched_shapes():
         policy_gradient_loss(torch.zeros(2, 3), torch.zeros(3, 2))
 
 
-# --- optimisers ------------------------------------------------------------------------------------------------------
-
-
-def test_make_optimizer_builds_adam_and_rmsprop_with_given_settings():
-    params = [nn.Parameter(torch.zeros(3))]
-    adam = make_optimizer(params, "adam", lr=1e-2, betas=(0.5, 0.9))
-    assert isinstance(adam, torch.optim.Adam)
-    assert adam.param_groups[0]["lr"] == 1e-2 and adam.param_groups[0]["betas"] == (0.5, 0.9)
-    rmsprop = make_optimizer(params, "rmsprop", lr=5e-5)
-    assert isinstance(rmsprop, torch.optim.RMSprop)
-    assert rmsprop.param_groups[0]["lr"] == 5e-5 and rmsprop.param_groups[0]["alpha"] == 0.99
-    assert make_optimizer(params).param_groups[0]["lr"] == 1e-4  # RelGAN's default
-
-
-def test_make_optimizer_rejects_unknown_names():
-    with pytest.raises(ValueError, match="'sgd'"):
-        make_optimizer([nn.Parameter(torch.zeros(1))], "sgd")
-
-
 @pytest.mark.parametrize("one_hot_side", ["real", "fake"])
 def test_the_penalty_interpolates_in_the_precision_of_the_one_hot_input_below_float32(one_hot_side):
     # float64 (test_mutations_killed) would hide a float32 one-hot or weight: promotion lifts it back to float64
@@ -266,3 +247,26 @@ def test_the_penalty_interpolates_in_the_precision_of_the_one_hot_input_below_fl
     real, fake = (one_hots, ids) if one_hot_side == "real" else (ids, one_hots)
     penalty = gradient_penalty(critic, real, fake, weight=1.0)
     assert penalty.item() == pytest.approx((15**0.5 * 0.5 - 1) ** 2, rel=1e-2)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_cross_entropy_is_cross_entropy_of_the_linear_layer_with_its_gradients(bias):
+    torch.manual_seed(0)
+    features = torch.randn(300, 8, dtype=torch.float64, requires_grad=True)  # 3 chunks of 128, the last short
+    weight = torch.randn(50, 8, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(50, dtype=torch.float64, requires_grad=True) if bias else None
+    targets = torch.randint(0, 50, (300,))
+    expected = F.cross_entropy(F.linear(features, weight, b), targets)
+    inputs = [features, weight] + ([b] if bias else [])
+    expected_grads = torch.autograd.grad(3.0 * expected, inputs)
+    loss = linear_cross_entropy(features, weight, b, targets)
+    torch.testing.assert_close(loss, expected)
+    for got, want in zip(torch.autograd.grad(3.0 * loss, inputs), expected_grads):  # scaled by the incoming gradient
+        torch.testing.assert_close(got, want)
+
+
+def test_linear_cross_entropy_without_gradients_computes_the_loss_alone():
+    features, weight = torch.randn(10, 4), torch.randn(6, 4)
+    with torch.no_grad():
+        loss = linear_cross_entropy(features, weight, None, torch.zeros(10, dtype=torch.long))
+    assert loss.item() == pytest.approx(F.cross_entropy(features @ weight.t(), torch.zeros(10, dtype=torch.long)).item())

@@ -21,11 +21,12 @@ from heygen_lib.data import Dialogue, Pair, Turn, build_pairs, split_dialogues
 from heygen_lib.data.pairs import format_pair
 from heygen_lib.gan.discriminators import CNNDiscriminator, CNNDiscriminatorConfig
 from heygen_lib.gan.generators import LSTMGenerator, LSTMGeneratorConfig
-from heygen_lib.gan.losses import gradient_penalty, make_optimizer, policy_gradient_loss
+from heygen_lib.gan.losses import gradient_penalty, policy_gradient_loss
 from heygen_lib.gan.training import GANTrainer, TrainConfig
 from heygen_lib.jsonl_log import JsonlLog, utc_timestamp
 from heygen_lib.data.dialogue_format import DialogueFormat
 from heygen_lib.nlg.rows import IGNORE, PadCollator, RowReport, encode_pairs
+from heygen_lib.torch_utils import make_optimizer
 
 from known_critics import LinearCritic, OneDtypeCritic
 

@@ -1,11 +1,12 @@
 import pytest
 import torch
 
+from heygen_lib.adversarial_state import TrainingDiverged
 from heygen_lib.gan.discriminators import CNNDiscriminator, CNNDiscriminatorConfig
 from heygen_lib.gan.generators import LSTMGenerator, LSTMGeneratorConfig
 from heygen_lib.gan.oracle import OracleConfig, build_oracle, nll_oracle, sample_oracle_data
 from heygen_lib.gan.evaluation import oracle_metrics
-from heygen_lib.gan.training import GANTrainer, TrainConfig, TrainingDiverged, recipe, train_adversarial
+from heygen_lib.gan.training import GANTrainer, TrainConfig, recipe, train_adversarial
 
 ORACLE = OracleConfig(vocab_size=40, max_len=8, n_train=600, n_test=300)
 

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from heygen_lib.dialogue_gan.data import PAD_ID, response_lengths
-from heygen_lib.gan.generators import eval_mode
+from heygen_lib.torch_utils import eval_mode
 
 
 @dataclass

@@ -32,9 +32,9 @@ from heygen_lib.dialogue_gan.data import EncodedPairs, detokenize, response_word
 from heygen_lib.dialogue_gan.discriminator import PairDiscriminator
 from heygen_lib.dialogue_gan.generator import Seq2SeqGenerator
 from heygen_lib.dialogue_gan.negatives import mismatched_indices, reversed_responses
-from heygen_lib.gan.generators import eval_mode
 from heygen_lib.gan.text_data import Vocabulary
 from heygen_lib.metrics import corpus_bleu, distinct_n, self_bleu
+from heygen_lib.torch_utils import eval_mode
 
 # Which way is better, for `reading`: +1 higher, -1 lower; length is judged by its distance to the real length.
 DIRECTIONS = {"BLEU-2": 1, "BLEU-4": 1, "distinct-1": 1, "distinct-2": 1, "self-BLEU-4": -1, "NLL": -1,

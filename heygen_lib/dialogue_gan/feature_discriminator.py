@@ -42,8 +42,8 @@ from heygen_lib.data.dialogue import Turn
 from heygen_lib.data.readings import FUNCTION_WORDS
 from heygen_lib.dialogue_gan import lm_policy
 from heygen_lib.dialogue_gan.negatives import KINDS, mismatched_indices
-from heygen_lib.gan.generators import eval_mode
 from heygen_lib.text import word_tokens
+from heygen_lib.torch_utils import eval_mode
 
 Contexts = Sequence[Sequence[Turn]]
 

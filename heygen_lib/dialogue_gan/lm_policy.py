@@ -21,9 +21,9 @@ from dataclasses import dataclass
 import torch
 
 from heygen_lib.data.dialogue import Turn
-from heygen_lib.gan.generators import eval_mode
 from heygen_lib.data.dialogue_format import DialogueFormat
 from heygen_lib.nlg.rows import prompt_ids
+from heygen_lib.torch_utils import eval_mode
 
 
 @dataclass(frozen=True)

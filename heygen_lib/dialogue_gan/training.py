@@ -45,8 +45,8 @@ from heygen_lib.dialogue_gan.discriminator import PairDiscriminator
 from heygen_lib.dialogue_gan.evaluation import nll
 from heygen_lib.dialogue_gan.generator import Seq2SeqGenerator
 from heygen_lib.dialogue_gan.negatives import KINDS, NegativeMix, mismatched_indices, reversed_responses
-from heygen_lib.gan.generators import eval_mode
 from heygen_lib.gan.text_data import Vocabulary
+from heygen_lib.torch_utils import eval_mode
 
 Record = dict[str, float | int | str]
 

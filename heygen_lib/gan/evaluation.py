@@ -11,10 +11,11 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from heygen_lib.gan.generators import TextGenerator, eval_mode
+from heygen_lib.gan.generators import TextGenerator
 from heygen_lib.gan.oracle import nll_oracle, nll_test
 from heygen_lib.gan.text_data import Vocabulary
 from heygen_lib.metrics import bleu_scores
+from heygen_lib.torch_utils import eval_mode
 
 Metrics = Callable[[TextGenerator], dict[str, float]]
 

@@ -25,13 +25,13 @@ inside them. That is what makes the vectorised rollout below generator-agnostic.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from heygen_lib.gan.losses import linear_cross_entropy
 
 State = tuple[torch.Tensor, ...]
 
@@ -46,33 +46,49 @@ def sample_from_logits(
     temperature: float = 1.0,
     num_samples: int = 1,
     generator: torch.Generator | None = None,
-    overwrite: bool = False,
 ) -> torch.Tensor:
     """Draw `num_samples` token ids per row from ``softmax(logits / temperature)``; returns LongTensor [n, num_samples].
 
-    ``temperature=0`` means greedy decoding (the argmax, repeated). The draw is by inverse CDF: exponentiate, take
-    the running sum along the vocabulary and look up one uniform number per sample in it. That is the same
-    distribution as ``torch.multinomial(softmax(logits), 1)`` at a fraction of its cost on a CPU (one exp, one
-    cumsum and a binary search per row, done in place), which matters when a reward computation draws ~200,000
-    tokens from a 5,000-word vocabulary. ``overwrite=True`` lets it work inside float32 `logits` (destroying
-    them) instead of a copy: on a CPU, allocating and touching a fresh [n, V] buffer costs as much as the maths.
-    Float64 logits are sampled in float64.
+    ``temperature=0`` means greedy decoding (the argmax, repeated). The draw is by inverse CDF in two levels: the
+    softmax, the running sum of its blocks of about sqrt(V) tokens, one uniform number per sample looked up among
+    the blocks, then inside the block it fell in. The same distribution as ``torch.multinomial(softmax(logits), 1)``
+    at a fraction of its cost on a CPU (one fused softmax and one pass of block sums, where a running sum over the
+    whole vocabulary is a slow sequential pass), which matters when a reward computation draws ~200,000 tokens from
+    a 5,000-word vocabulary. A token of probability 0 is never drawn. Float64 logits are sampled in float64; the
+    logits are left as they are.
     """
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
     if temperature == 0:
         return logits.argmax(dim=-1, keepdim=True).expand(-1, num_samples)
+    n, V = logits.shape
     dtype = torch.promote_types(logits.dtype, torch.float32)  # float32, or float64 for double logits
-    if overwrite and logits.dtype == dtype:
-        weights = logits if temperature == 1 else logits.div_(temperature)
-    else:
-        weights = logits.to(dtype) / temperature  # a new tensor (also under autocast): ours to change
-    weights -= weights.amax(dim=-1, keepdim=True)
-    cdf = weights.exp_().cumsum_(dim=-1)  # [n, V], unnormalised
-    u = torch.rand(logits.size(0), num_samples, device=logits.device, dtype=dtype, generator=generator)
-    u *= cdf[:, -1:]
-    # right=True: the first index whose cumulative weight exceeds u, so zero-probability tokens are never drawn.
-    return torch.searchsorted(cdf, u, right=True).clamp_(max=logits.size(-1) - 1)
+    probs = torch.softmax(logits.to(dtype) if temperature == 1 else logits.to(dtype) / temperature, dim=-1)
+    size = _block_size(V)
+    blocks = probs.view(n, V // size, size)
+    cdf = blocks.sum(dim=-1).cumsum_(dim=-1)  # [n, blocks]: the mass up to the end of each block
+    u = torch.rand(n, num_samples, device=logits.device, dtype=dtype, generator=generator) * cdf[:, -1:]
+    u = torch.minimum(u, cdf[:, -1:] * (1 - 1e-6))  # rounding never sends u past the last token of positive mass
+    # right=True: the first block (then token) whose cumulative mass exceeds u, so zero mass is never picked.
+    block = torch.searchsorted(cdf, u, right=True)  # [n, k]
+    before = torch.cat([cdf.new_zeros(n, 1), cdf], dim=1).gather(1, block)  # mass of the blocks before it
+    inside = blocks.gather(1, block.unsqueeze(-1).expand(-1, -1, size)).cumsum_(dim=-1)  # [n, k, size]
+    rest = torch.minimum(u - before, inside[..., -1] * (1 - 1e-6)).unsqueeze(-1)
+    return block * size + torch.searchsorted(inside, rest, right=True).squeeze(-1)
+
+
+def _block_size(V: int) -> int:
+    """The largest divisor of V up to sqrt(V); V itself (one block) when that is 1."""
+    size = max(d for d in range(1, math.isqrt(V) + 1) if V % d == 0)
+    return size if size > 1 else V
+
+
+def tempered(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """``logits / temperature`` in float32 (or wider); the logits themselves at temperature 1, where dividing would
+    cost a full pass over the [B*T, V] logits forward and another backward for nothing (a third of an MLE step on
+    SeqGAN's shapes, `benchmarks/mle_speed.py`)."""
+    logits = logits.float() if logits.dtype in (torch.float16, torch.bfloat16) else logits
+    return logits if temperature == 1 else logits / temperature
 
 
 def gumbel_noise_like(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -92,22 +108,9 @@ def flat_cross_entropy(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tens
     return F.cross_entropy(logits.reshape(B * T, V), tokens.reshape(B * T), reduction="none").view(B, T)
 
 
-@contextmanager
-def eval_mode(*modules: nn.Module) -> Iterator[None]:
-    """Put `modules` in eval mode (no dropout) for the block, then restore each one's previous mode."""
-    was_training = [m.training for m in modules]
-    try:
-        for m in modules:
-            m.eval()
-        yield
-    finally:
-        for m, mode in zip(modules, was_training):
-            m.train(mode)
-
-
 # States are tuples of row-first tensors; these three helpers are all the rollout needs to know about them.
-def _rows(state: State, n: int) -> State:
-    return tuple(s[:n] for s in state)
+def _rows(state: State, start: int, stop: int) -> State:
+    return tuple(s[start:stop] for s in state)
 
 
 def _repeat_rows(state: State, times: int) -> State:
@@ -115,8 +118,11 @@ def _repeat_rows(state: State, times: int) -> State:
     return tuple(s.repeat(times, *([1] * (s.dim() - 1))) for s in state)
 
 
-def _cat_rows(a: State, b: State) -> State:
-    return tuple(torch.cat([x, y]) for x, y in zip(a, b))
+def _cat_rows(*states: State) -> State:
+    return tuple(torch.cat(parts) for parts in zip(*states))
+
+
+ROLLOUT_CHUNK_ROWS = 512  # rows per step call when a CPU rolls out: [512, 5,000] logits are 10 MB
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -162,11 +168,21 @@ class TextGenerator(nn.Module):
 
     def token_nll(self, tokens: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
         """Negative log-likelihood (nats) of every token under softmax(logits / temperature): [B, T]."""
-        return flat_cross_entropy(self(tokens).float() / temperature, tokens)
+        return flat_cross_entropy(tempered(self(tokens), temperature), tokens)
 
     def nll(self, tokens: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
         """Mean per-token negative log-likelihood (nats) of each sequence under softmax(logits / temperature): [B]."""
         return self.token_nll(tokens, temperature).mean(dim=1)
+
+    def features(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Teacher forcing's last hidden states [B, T, H], which the output layer ``self.head`` turns into logits."""
+        raise NotImplementedError
+
+    def mle_loss(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Teacher forcing's loss on a batch: the mean NLL per token, ``self.nll(tokens).mean()``, computed by
+        `losses.linear_cross_entropy` from the hidden states without holding the [B*T, V] logits."""
+        h = self.features(tokens)
+        return linear_cross_entropy(h.reshape(-1, h.size(-1)), self.head.weight, self.head.bias, tokens.reshape(-1))
 
     @torch.no_grad()
     def sample(self, n: int, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -179,7 +195,7 @@ class TextGenerator(nn.Module):
         tokens = torch.empty(n, self.config.max_len, dtype=torch.long, device=self.device)
         for t in range(self.config.max_len):
             logits, state = self.step(inputs, state)
-            inputs = sample_from_logits(logits, temperature, generator=generator, overwrite=True)[:, 0]
+            inputs = sample_from_logits(logits, temperature, generator=generator)[:, 0]
             tokens[:, t] = inputs
         return tokens
 
@@ -203,7 +219,9 @@ class TextGenerator(nn.Module):
 
         Step p therefore runs the model on B + (p-1)·R·B rows, about half of the (T-1)²·R·B a "complete every
         prefix for all T steps" batch would cost. Rows are kept in the order [prefix length, rollout, batch], so the
-        rows still being completed at any step are one contiguous block, and are reordered at the end.
+        rows still being completed at any step are one contiguous block, and are reordered at the end. The
+        completions step in chunks of `ROLLOUT_CHUNK_ROWS` rows, whose [rows, V] logits stay in a CPU's cache while
+        they are sampled (each row's state is its own, so chunks change nothing but speed).
         """
         B, T = tokens.shape
         R = n_rollouts
@@ -212,18 +230,23 @@ class TextGenerator(nn.Module):
         tokens = tokens.to(self.device)
         out = tokens.expand(T - 1, R, B, T).clone()  # [prefix length - 1, rollout, batch, position]
         flat = out.view(-1, T)  # row (t-1) * R * B + r * B + b
+        chunk = ROLLOUT_CHUNK_ROWS if self.device.type == "cpu" else max(1, flat.size(0))
         # Real sequences: consume the start token; from here on their state predicts tokens[:, p] at step p.
-        logits, state = self.step(self._start_inputs(B), self.init_state(tokens))
+        _, state = self.step(self._start_inputs(B), self.init_state(tokens))
         for p in range(1, T):
             n_old = (p - 1) * R * B  # completions that joined at earlier steps
-            inputs = torch.cat([tokens[:, p - 1], flat[:n_old, p - 1]])  # [B + n_old]
-            logits, state = self.step(inputs, state)  # rows: B real sequences, then the completions
+            logits, real_state = self.step(tokens[:, p - 1], _rows(state, 0, B))  # the B real sequences
             # The prefix of length p joins: R draws per real sequence, laid out [rollout, batch].
-            first = sample_from_logits(logits[:B], temperature, num_samples=R, generator=generator)  # [B, R]
-            flat[:n_old, p] = sample_from_logits(logits[B:], temperature, generator=generator, overwrite=True)[:, 0]
+            first = sample_from_logits(logits, temperature, num_samples=R, generator=generator)  # [B, R]
+            states = [real_state]
+            for start in range(0, n_old, chunk):  # the completions: consume the token each drew at step p - 1
+                stop = min(start + chunk, n_old)
+                logits, part = self.step(flat[start:stop, p - 1], _rows(state, B + start, B + stop))
+                flat[start:stop, p] = sample_from_logits(logits, temperature, generator=generator)[:, 0]
+                states.append(part)
             flat[n_old : n_old + R * B, p] = first.t().reshape(-1)
             if p < T - 1:
-                state = _cat_rows(state, _repeat_rows(_rows(state, B), R))
+                state = _cat_rows(*states, _repeat_rows(real_state, R))
         return out.transpose(0, 1).contiguous()  # [R, T-1, B, T]
 
     def gumbel_sample(
@@ -314,10 +337,13 @@ class LSTMGenerator(TextGenerator):
         return (h, h.clone())
 
     def forward(self, tokens: torch.Tensor, state: State | None = None) -> torch.Tensor:
+        return self.head(self.features(tokens, state))  # [B, T, V]
+
+    def features(self, tokens: torch.Tensor, state: State | None = None) -> torch.Tensor:
         h0, c0 = state if state is not None else self.new_state(tokens.size(0))
         x = self.embedding(self.shift_right(tokens))  # [B, T, E]
         out, _ = self.lstm(x, (h0.unsqueeze(0), c0.unsqueeze(0)))  # [B, T, H]
-        return self.head(out)  # [B, T, V]
+        return out
 
     def step(self, inputs: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         h, c = state
@@ -446,12 +472,15 @@ class TransformerGenerator(TextGenerator):
                 proj.weight.normal_(0.0, 0.02 / math.sqrt(2 * self.config.n_layer))
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(tokens))  # [B, T, V]
+
+    def features(self, tokens: torch.Tensor) -> torch.Tensor:
         T = tokens.size(1)
         positions = torch.arange(T, device=tokens.device)
         x = self.drop(self.wte(self.shift_right(tokens)) + self.wpe(positions))  # [B, T, C]
         for block in self.blocks:
             x, _ = block(x)
-        return self.head(self.ln_f(x))  # [B, T, V]
+        return self.ln_f(x)
 
     def new_state(self, n: int, generator: torch.Generator | None = None) -> State:
         return ()  # nothing consumed yet: the first step starts the cache
@@ -602,7 +631,7 @@ class VAEGenerator(TextGenerator):
         KL(q(z|x) || N(0, I)); each [B]."""
         mu, logvar = self.encode(tokens)
         z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()  # reparameterisation: gradients reach mu, logvar
-        recon = flat_cross_entropy(self(tokens, z=z).float() / temperature, tokens).sum(dim=1)
+        recon = flat_cross_entropy(tempered(self(tokens, z=z), temperature), tokens).sum(dim=1)
         kl = 0.5 * (mu.float().pow(2) + logvar.float().exp() - 1.0 - logvar.float()).sum(dim=1)
         return recon, kl
 
@@ -615,6 +644,10 @@ class VAEGenerator(TextGenerator):
         recon, kl = self._elbo_terms(tokens)
         T = tokens.size(1)
         return recon.mean() / T, kl_weight * kl.mean() / T
+
+    def mle_loss(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The negative ELBO per token, averaged over the batch (with the KL at full weight)."""
+        return sum(self.elbo_loss(tokens))
 
     def nll(self, tokens: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
         """The negative ELBO per token of each sequence, [B]: a (one-sample) upper bound on its NLL. Never the

@@ -35,7 +35,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .generators import LSTMGenerator, LSTMGeneratorConfig, TextGenerator, eval_mode
+from heygen_lib.torch_utils import eval_mode
+
+from .generators import LSTMGenerator, LSTMGeneratorConfig, TextGenerator
 
 FORMAT_VERSION = 1
 # Where the papers' oracle is published; the kit never downloads it itself: pass the file's path (or this URL

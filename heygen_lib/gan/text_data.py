@@ -94,7 +94,7 @@ def nll_per_token(generator: torch.nn.Module, data: torch.Tensor, batch_size: in
     """The generator's mean NLL (nats) per real token of `data` [N, T]: words and ``<eos>``, never the ``<pad>``
     after it, so the number is comparable with a per-word NLL of the text (padding is easy to predict and would
     pull the average down)."""
-    from heygen_lib.gan.generators import eval_mode
+    from heygen_lib.torch_utils import eval_mode
 
     total, count = 0.0, 0
     with torch.no_grad(), eval_mode(generator):

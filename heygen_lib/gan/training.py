@@ -21,18 +21,16 @@ Training survives interruption: `save` writes every weight, optimiser state, ste
 history; `GANTrainer.load`-ing it and continuing gives the same numbers as never stopping. Checkpoints load with
 ``torch.load(weights_only=True)``. A loss that turns NaN or infinite stops training with `TrainingDiverged`.
 
-Under ``torchrun`` (``python -m heygen_lib.gan`` in N processes) the same trainer trains data-parallel
-(`heygen_lib.gan.data_parallel`): generator and discriminator run through `DistributedDataParallel`; every batch
-size in `TrainConfig` is the global batch, of which each process takes its slice (`distributed.per_process_batch`);
-real rows are drawn by the same seeded generator in every process, generated samples and their rollouts in seeded
-shards, one or more per process; rewards, losses and accuracies are averaged over processes only after each sample's
-reward is complete; only rank 0 evaluates, logs and writes checkpoints, which are the same files whatever the number of
-processes. In one process nothing of this runs: samples come from the global random state as they always did.
+Under ``torchrun`` (``python -m heygen_lib.gan`` in N processes) the same trainer trains data-parallel through one
+seam, `heygen_lib.gan.data_parallel.DataParallel` (``self.parallel``), which hands back what it is given in one
+process: every batch size in `TrainConfig` is the global batch, of which each process takes its slice; gradients are
+averaged over processes; generated samples and their rollouts come in seeded shards; only rank 0 evaluates, logs and
+writes checkpoints, which are the same files whatever the number of processes.
 """
 
 from __future__ import annotations
 
-import math
+import hashlib
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -43,11 +41,14 @@ import torch
 from torch import nn
 
 from heygen_lib import distributed
-from heygen_lib.adversarial_state import TrainingDiverged, restore_trainer_state, save_trainer
-from heygen_lib.gan.data_parallel import from_rank_0, mean_over_processes, parallel_calls, shard_generators
-from heygen_lib.gan.generators import TextGenerator, VAEGenerator, eval_mode, kl_annealing
-from heygen_lib.gan.losses import LOSSES, gradient_penalty, make_optimizer, policy_gradient_loss
+from heygen_lib.adversarial_state import TrainingDiverged  # noqa: F401 (its home; nlg.finetune imports it from here)
+from heygen_lib.adversarial_state import check_finite, guarded_update, restore_trainer_state, save_trainer
+from heygen_lib.checkpoints import CheckpointError
+from heygen_lib.gan.data_parallel import DataParallel
+from heygen_lib.gan.generators import TextGenerator, VAEGenerator, kl_annealing
+from heygen_lib.gan.losses import LOSSES, gradient_penalty, policy_gradient_loss
 from heygen_lib.gan.rewards import rollout_rewards
+from heygen_lib.torch_utils import eval_mode, make_optimizer
 
 Record = dict[str, Any]
 
@@ -88,9 +89,9 @@ class TrainConfig:
 class GANTrainer:
     """Trains `generator` against `discriminator` on `real` sequences [N, T].
 
-    `sample_shards` K draws every batch of generated samples as K seeded shards (`data_parallel`), which makes a run
-    reproducible on any number of processes that divides K (the batch size must be a multiple of K). None: one shard
-    per process under torchrun, and in one process the global random state, as in the notebooks."""
+    `data_name` says what `real` is (a file name), for checkpoints: a checkpoint records the real data it was trained
+    on (its name, shape and SHA-256), and `load` refuses one trained on other data. `sample_shards`: see
+    `data_parallel.DataParallel` (None, the default, is right in a notebook)."""
 
     def __init__(
         self,
@@ -101,23 +102,18 @@ class GANTrainer:
         log_dir: str | Path | None = None,
         callback: Callable[[Record], None] | None = None,
         sample_shards: int | None = None,
+        data_name: str = "the real data",
     ):
         torch.manual_seed(config.seed)  # the same in every process: dropout, evaluation and rank 0's checkpoint
         self.generator, self.discriminator, self.config, self.callback = generator, discriminator, config, callback
         self.device = generator.device
         discriminator.to(self.device)
-        self.processes, self.rank = distributed.world_size(), distributed.rank()
-        self.shards = sample_shards or (self.processes if self.processes > 1 else None)
-        if self.shards is not None:
-            distributed.per_process_batch(config.batch_size)  # refuses a batch that does not split over processes
-            distributed.per_process_batch(self.shards)
-            if config.batch_size % self.shards:
-                raise ValueError(f"a batch of {config.batch_size} does not split into {self.shards} sample shards")
-        self.draws = 0  # batches of generated samples drawn so far: with the seed, what the next shards draw
-        # g(fn, ...) and d(fn, ...) = fn(network, ...), through DDP under torchrun: the calls that train
-        self.g = parallel_calls(generator, find_unused_parameters=isinstance(generator, VAEGenerator))
-        self.d = parallel_calls(discriminator)
+        # The one seam to several processes: in a notebook every call to it hands back what it was given.
+        self.parallel = DataParallel(config.seed, config.batch_size, sample_shards, self.device)
+        self.parallel.share_weights(generator, discriminator)
         self.real = real.cpu()
+        self.data = {"name": data_name, "sequences": len(real), "length": real.size(1),
+                     "vocabulary": generator.config.vocab_size, "sha256": _sha256(self.real)}
         self.data_rng = torch.Generator().manual_seed(config.seed)
         self.optimizers = {
             "mle": make_optimizer(generator.parameters(), "adam", lr=config.mle_lr),
@@ -136,53 +132,33 @@ class GANTrainer:
     # --- plumbing -------------------------------------------------------------------------------------------
 
     def _batch(self) -> torch.Tensor:
-        """This process's rows of a random global batch of real data (the same draw in every process)."""
+        """A random batch of real data (this process's rows of it under torchrun)."""
         index = torch.randint(len(self.real), (self.config.batch_size,), generator=self.data_rng)
-        return self.real[self._mine(index)].to(self.device)
+        return self.real[self.parallel.rows(index)[0]].to(self.device)
 
-    def _mine(self, rows: torch.Tensor) -> torch.Tensor:
-        """This process's slice of `rows`, a global batch (all of it in one process)."""
-        return rows if self.processes == 1 else rows.tensor_split(self.processes)[self.rank]
-
-    def _generated(self, n: int, draw: Callable[[int, torch.Generator | None], Any]) -> Any:
-        """`draw(rows, rng)` for this process's `n` generated rows: one call with the global random state when
-        unsharded; else one call per shard of this process, each with its seeded generator, concatenated."""
-        if self.shards is None:
-            return draw(n, None)
-        parts = [draw(n * self.processes // self.shards, rng) for rng in self._shard_rngs()]
-        if isinstance(parts[0], tuple):
-            return tuple(torch.cat(column) for column in zip(*parts))
-        return torch.cat(parts)
-
-    def _shard_rngs(self) -> list[torch.Generator]:
-        per_process = self.shards // self.processes
-        mine = range(self.rank * per_process, (self.rank + 1) * per_process)
-        self.draws += 1
-        return shard_generators(self.config.seed, self.draws, mine, self.device)
+    def _fake(self, n: int, draw: Callable[[int, torch.Generator | None], Any]) -> Any:
+        """`draw(rows, rng)` for `n` generated rows (this process's under torchrun, `DataParallel.generated`)."""
+        return self.parallel.generated(n, draw)
 
     def _autocast(self):
         if self.device.type == "cuda" and self.config.mixed_precision:
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return nullcontext()
 
+    def _where(self) -> str:
+        return f"step {self.steps} ({self.config.method}, loss {self.config.loss})"
+
     def _update(self, optimizer: str, loss: torch.Tensor, module: nn.Module) -> None:
-        """One step on `loss`, this process's part of the mean over the global batch (DDP averages the gradients)."""
-        self._check(optimizer, loss=mean_over_processes(loss).item())  # every process agrees on stopping
-        self.optimizers[optimizer].zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(module.parameters(), self.config.clip)
-        self.optimizers[optimizer].step()
+        """`adversarial_state.guarded_update`: finite loss or stop, backward, clip, step (gradients averaged over
+        processes under torchrun)."""
+        guarded_update(self.optimizers[optimizer], loss, module.parameters(), self.config.clip, phase=optimizer,
+                       where=self._where(), replicas=self.parallel)
 
-    def _check(self, phase: str, **values: float) -> None:
-        for name, value in values.items():
-            if not math.isfinite(value):
-                raise TrainingDiverged(
-                    f"{phase} {name} is {value} at step {self.steps} ({self.config.method}, loss {self.config.loss}): "
-                    "lower the learning rates, raise gradient clipping, or resume from the last checkpoint"
-                )
-
-    def _record(self, phase: str, **values: float) -> Record:
-        self._check(phase, **values)
+    def _record(self, phase: str, **values: float | torch.Tensor) -> Record:
+        """Record `values` (a tensor: this process's number, averaged over processes) after checking they are
+        finite; to the history, TensorBoard and the callback."""
+        values = self.parallel.mean_values(values)
+        check_finite(phase, self._where(), **values)
         self.steps[phase] += 1
         record = {"phase": phase, "step": self.steps[phase], **values}
         self.history.append(record)
@@ -204,24 +180,22 @@ class GANTrainer:
         order = torch.randperm(len(self.real), generator=self.data_rng)
         vae = isinstance(self.generator, VAEGenerator)
         epoch = self.steps["mle"]
-        weight = kl_annealing(epoch, self.config.kl_epochs, self.config.kl_schedule) if epoch < self.config.kl_epochs else 1.0
-        total = kl_total = 0.0
+        kl_weight = kl_annealing(epoch, self.config.kl_epochs, self.config.kl_schedule) if epoch < self.config.kl_epochs else 1.0
+        total = kl_total = torch.zeros((), device=self.device)  # sums over batches, weighted by their rows
         for index in order.split(self.config.batch_size):
-            mine, share = self._mine(index), 1.0
-            if self.processes > 1:  # the last batch may split unevenly: weigh each process's mean by its rows
-                mine, share = (mine, len(mine) * self.processes / len(index)) if len(mine) else (index[:1], 0.0)
-            batch = self.real[mine].to(self.device)
+            rows, share = self.parallel.rows(index)  # in one process: all rows, share 1
+            batch = self.real[rows].to(self.device)
             with self._autocast():
                 if vae:
-                    recon, kl = self.g(lambda g: g.elbo_loss(batch, kl_weight=weight))
-                    loss = recon + kl
-                    kl_total += (mean_over_processes(kl * share).item() / weight if weight else 0.0) * len(index)
+                    recon, kl = self.generator.elbo_loss(batch, kl_weight=kl_weight)
+                    loss = share * (recon + kl)
+                    if kl_weight:
+                        kl_total = kl_total + share * kl.detach().float() / kl_weight * len(index)
                 else:
-                    loss = self.g(lambda g: g.nll(batch).mean())
-                loss = loss * share if self.processes > 1 else loss
+                    loss = share * self.generator.mle_loss(batch)  # the mean NLL per token of the batch
             self._update("mle", loss, self.generator)
-            total += mean_over_processes(loss).item() * len(index)
-        extra = {"kl_weight": weight, "kl": kl_total / len(self.real)} if vae else {}
+            total = total + loss.detach().float() * len(index)
+        extra = {"kl_weight": kl_weight, "kl": kl_total / len(self.real)} if vae else {}
         return self._record("mle", nll=total / len(self.real), **extra)
 
     def discriminator_step(self) -> Record:
@@ -229,15 +203,14 @@ class GANTrainer:
         and for pre-training; the configured loss in a Gumbel GAN's adversarial phase)."""
         real = self._batch()
         with eval_mode(self.generator):
-            fake = self._generated(len(real), lambda n, rng: self.generator.sample(n, generator=rng))
+            fake = self._fake(len(real), lambda n, rng: self.generator.sample(n, generator=rng))
         self.discriminator.train()
         with self._autocast():
-            real_logits, fake_logits = self.d(lambda d: (d(real), d(fake)))
+            real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)
             loss = LOSSES["standard"][0](real_logits, fake_logits)
         self._update("discriminator", loss, self.discriminator)
         accuracy = ((real_logits > 0).float().mean() + (fake_logits < 0).float().mean()) / 2
-        return self._record("discriminator", loss=mean_over_processes(loss).item(),
-                            accuracy=mean_over_processes(accuracy).item())
+        return self._record("discriminator", loss=loss.detach(), accuracy=accuracy)
 
     @torch.no_grad()
     def discriminator_accuracy(self, real: torch.Tensor, batch_size: int = 1000) -> float:
@@ -249,7 +222,7 @@ class GANTrainer:
         Pass real data the discriminator never trained on (held-out) to measure what it learned about the language,
         and training data to measure what it memorised; the negatives are new either way. Under torchrun rank 0
         measures and tells the others."""
-        return from_rank_0(lambda: self._pair_accuracy(real, batch_size))
+        return self.parallel.on_rank_0(lambda: self._pair_accuracy(real, batch_size))
 
     @torch.no_grad()
     def _pair_accuracy(self, real: torch.Tensor, batch_size: int) -> float:
@@ -301,75 +274,72 @@ class GANTrainer:
 
     def _seqgan_generator_step(self) -> dict[str, float]:
         samples, rewards = self._samples_with_rewards()  # [B, T] each: sampled tokens and their rollout rewards
-        mean_reward = mean_over_processes(rewards.mean())  # the batch's (under torchrun: over every process's rows)
         self.generator.train()
         with self._autocast():
-            log_probs = -self.g(lambda g: g.token_nll(samples))  # [B, T]; self.g(f) is f(self.generator) (+ DDP)
-            baseline = mean_reward if self.config.baseline else None
+            log_probs = -self.generator.token_nll(samples)  # [B, T]: log G(y_t | y_<t) of each sampled token
+            baseline = rewards.mean() if self.config.baseline else None  # the batch's mean reward
             loss = policy_gradient_loss(log_probs, rewards, baseline)
         self._update("generator", loss, self.generator)
-        return {"g_loss": mean_over_processes(loss).item(), "reward": mean_reward.item()}
+        return {"g_loss": loss.item(), "reward": rewards.mean().item()}
 
     def _samples_with_rewards(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """A batch of samples from the generator (eval mode) and their SeqGAN rewards (`rewards.rollout_rewards`),
-        this process's share under torchrun. When sharded, each shard's rollouts continue its own seeded generator,
-        so a sample's reward never depends on another shard's draws."""
+        """A batch of samples from the generator (eval mode) and their SeqGAN rewards (`rewards.rollout_rewards`).
+        Under torchrun each process draws and rolls out its shards, and every process gets the whole batch."""
         def draw(n: int, rng: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
             with eval_mode(self.generator):
                 samples = self.generator.sample(n, generator=rng)
             return samples, rollout_rewards(self.generator, self.discriminator, samples, self.config.rollouts,
                                             batch_size=self.config.reward_batch, rng=rng)
 
-        return self._generated(distributed.per_process_batch(self.config.batch_size), draw)
+        return self.parallel.whole_batch(self.config.batch_size, draw)
 
-    def _gumbel_step(self) -> dict[str, float]:
+    def _gumbel_step(self) -> dict[str, float | torch.Tensor]:
         d_loss_fn, g_loss_fn = LOSSES[self.config.loss]
         tau = 1.0 / self.beta()
         self.discriminator.train()
         self.generator.train()
-        def relaxed(g: TextGenerator, n: int) -> torch.Tensor:
-            return self._generated(n, lambda rows, rng: g.gumbel_sample(rows, tau=tau, generator=rng))[1]
+
+        def relaxed(n: int) -> torch.Tensor:  # soft one-hots [n, T, V]
+            return self._fake(n, lambda rows, rng: self.generator.gumbel_sample(rows, tau=tau, generator=rng))[1]
 
         for _ in range(self.config.d_steps):
             real = self._batch()
             with torch.no_grad():
-                fake = relaxed(self.generator, len(real))
+                fake = relaxed(len(real))
             with self._autocast():
-                real_logits, fake_logits = self.d(lambda d: (d(real), d(fake)))
-                d_loss = d_loss_fn(real_logits, fake_logits)
-            if self.config.loss == "wgan-gp":  # its gradients join the same backward, so DDP averages them too
+                d_loss = d_loss_fn(self.discriminator(real), self.discriminator(fake))
+            if self.config.loss == "wgan-gp":
                 d_loss = d_loss + self._penalty(real, fake)
             self._update("discriminator", d_loss, self.discriminator)
         real = self._batch()
-        fake = self.g(relaxed, len(real))
-        with self._autocast():  # the discriminator's own gradients here are discarded: no need to average them
+        fake = relaxed(len(real))
+        with self._autocast():  # the discriminator's own gradients here are discarded (zeroed before its next step)
             g_loss = g_loss_fn(self.discriminator(real), self.discriminator(fake))
         self._update("generator", g_loss, self.generator)
-        return {"g_loss": mean_over_processes(g_loss).item(), "d_loss": mean_over_processes(d_loss).item(),
-                "beta": 1.0 / tau}
+        return {"g_loss": g_loss.detach(), "d_loss": d_loss.detach(), "beta": 1.0 / tau}
 
     def _penalty(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         """WGAN-GP's gradient penalty; when sharded, each shard's rows interpolate with their shard's draws."""
         weight = self.config.gp_weight
-        if self.shards is None:
+        rngs = self.parallel.shard_rngs()
+        if rngs is None:
             return gradient_penalty(self.discriminator, real, fake, weight=weight)
-        rngs = self._shard_rngs()
         return torch.stack([gradient_penalty(self.discriminator, r, f, weight=weight, generator=rng)
                             for r, f, rng in zip(real.chunk(len(rngs)), fake.chunk(len(rngs)), rngs)]).mean()
 
-    def _teacher_forcing_update(self) -> float:
+    def _teacher_forcing_update(self) -> torch.Tensor:
         self.generator.train()
         with self._autocast():
             batch = self._batch()
-            loss = self.config.mle_mix * self.g(lambda g: g.nll(batch).mean())
-        self._update("generator", loss, self.generator)
-        return mean_over_processes(loss).item() / self.config.mle_mix
+            nll = self.generator.mle_loss(batch)
+        self._update("generator", self.config.mle_mix * nll, self.generator)
+        return nll.detach()
 
     def evaluate(self, metrics: Callable[[TextGenerator], dict[str, float]]) -> Record:
         """Record `metrics(generator)` (e.g. `oracle_metrics(...)`), tagged with the current step counts. Under
         torchrun rank 0 evaluates and every process records its numbers."""
         with eval_mode(self.generator):
-            values = from_rank_0(lambda: metrics(self.generator))
+            values = self.parallel.on_rank_0(lambda: metrics(self.generator))
         return self._record("eval", **values, mle_epochs=self.steps["mle"], adversarial_steps=self.steps["adversarial"])
 
     # --- checkpoints ----------------------------------------------------------------------------------------
@@ -382,20 +352,35 @@ class GANTrainer:
         path = Path(path)
         distributed.on_main(lambda: save_trainer(path, self.config, *self._parts(), steps=dict(self.steps),
                                                  planned_adversarial_steps=self.planned_adversarial_steps or 0,
-                                                 sample_draws=self.draws, history=self.history))
+                                                 sample_draws=self.parallel.draws, history=self.history,
+                                                 real_data=self.data))
         return path
 
     def load(self, path: str | Path) -> GANTrainer:
         """Restore a checkpoint written by `save` into this trainer (same model shapes and config)."""
-        state = restore_trainer_state(path, self.device, self.config, *self._parts())
+        state = restore_trainer_state(path, self.device, self.config, *self._parts(),
+                                      check=lambda saved: self._same_data(path, saved.get("real_data")))
         self.steps, self.history = dict(state["steps"]), list(state["history"])
         self.planned_adversarial_steps = state.get("planned_adversarial_steps") or None
-        self.draws = int(state.get("sample_draws", 0))
+        self.parallel.draws = int(state.get("sample_draws", 0))
         return self
+
+    def _same_data(self, path: str | Path, saved: dict[str, Any] | None) -> None:
+        """Refuse a checkpoint trained on other real data, naming both (checkpoints from before this record pass)."""
+        if saved is not None and saved["sha256"] != self.data["sha256"]:
+            def what(d: dict[str, Any]) -> str:
+                return f"{d['name']} ({d['sequences']} sequences of {d['length']} tokens, vocabulary {d['vocabulary']})"
+
+            raise CheckpointError(f"{path} was trained on {what(saved)}, not on {what(self.data)}: resume it with the "
+                                  "data it was trained on, or start a new checkpoint")
 
     def _parts(self):
         return ({"generator": self.generator, "discriminator": self.discriminator}, self.optimizers,
                 {"data_rng": self.data_rng})
+
+
+def _sha256(tokens: torch.Tensor) -> str:
+    return hashlib.sha256(tokens.to(torch.int64).contiguous().numpy().tobytes()).hexdigest()
 
 
 def train_mle(trainer: GANTrainer, epochs: int, metrics: Callable[[TextGenerator], dict[str, float]] | None = None,
