@@ -1,8 +1,12 @@
-"""Run profiles: one code path, two sizes.
+"""Run profiles: one code path, two sizes, and a rehearsal of the larger one.
 
 `smoke` is sized for 2 CPU cores (CI runs every notebook in it within minutes); `full` is sized for one GPU such as
-a Colab T4 and gives meaningful results. The environment variable ``HEYGEN_PROFILE`` chooses (`smoke`, `full`, or
-`auto`, the default: full when a CUDA GPU is present, smoke otherwise). Every module reads its sizes from here.
+a Colab T4 and gives meaningful results. `rehearsal` is the full profile's sizes and shapes with every count capped
+(steps, epochs, samples, candidates, seeds), on local models of the full profile's architectures with random
+weights (`heygen_lib.rehearsal`): the GPU path, run on a CPU in minutes, where its numbers mean nothing but its
+code paths, shapes and memory are the real ones. The environment variable ``HEYGEN_PROFILE`` chooses (`smoke`,
+`full`, `rehearsal`, or `auto`, the default: full when a CUDA GPU is present, smoke otherwise). Every module reads
+its sizes from here.
 """
 
 from __future__ import annotations
@@ -10,15 +14,17 @@ from __future__ import annotations
 import os
 import platform
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from heygen_lib import rehearsal
 from heygen_lib.settings import SettingError
 
 if TYPE_CHECKING:  # torch is imported where a device is asked for: the commands' --help never waits for it
     import torch
 
 ENV_VAR = "HEYGEN_PROFILE"
+REHEARSAL = "rehearsal"
 
 
 @dataclass(frozen=True)
@@ -165,6 +171,54 @@ PROFILES = {
 }
 
 
+# Epochs that plan one optimizer step: `nlg.finetune.planned_steps` rounds any positive budget up to one step.
+ONE_STEP = 1e-9
+
+
+def rehearsal_of(full: Profile) -> Profile:
+    """`full` with every count capped and its hub models replaced by local stand-ins of the same architecture.
+
+    A count is how many times a loop runs (steps, epochs, samples, candidates, evaluations, seeds, data sizes) and
+    is capped; a shape (batch sizes, sequence lengths, vocabularies, widths, rollouts, which run as one batch) is
+    the full profile's own, never typed again here. Full-only choices stay on (all four Gumbel losses, every corpus
+    dialogue: loading them takes seconds). Capped data sizes keep one full batch: 32 pairs for back-translation,
+    16 real pairs (one fine-tuning batch) for the learning curve."""
+    return replace(
+        full, name=REHEARSAL,
+        augment=replace(full.augment, pairs=32, translation=tuple(str(p) for p in rehearsal.translator_dirs())),
+        gan=replace(full.gan, mle_epochs=1, d_pretrain_steps=1, adversarial_steps=1, gumbel_steps=1, eval_every=1,
+                    eval_samples=1000, noise_repeats=2, large_train=640, text_mle_epochs=1,
+                    text_adversarial_steps=1),
+        dialogue_gan=replace(full.dialogue_gan, mle_epochs=1, d_pretrain_steps=1, adversarial_steps=1, candidates=32,
+                             keep=8, lm_mle_epochs=ONE_STEP, d_fit_steps=2, lm_adversarial_steps=1,
+                             training_seeds=(0,), eval_contexts=16, lm_candidates=32, lm_keep=8),
+        nlg=replace(full.nlg, model=str(rehearsal.causal_lm_dir()), epochs=ONE_STEP, knob_epochs=ONE_STEP, seeds=(0,),
+                    curve_sizes=(16,), curve_epochs=ONE_STEP, curve_reply_contexts=4),
+    )
+
+
+PROFILES[REHEARSAL] = rehearsal_of(PROFILES["full"])
+
+
+# What to lower first when a free Colab session is too short for a notebook's full profile, the largest share of its
+# predicted T4 time first (`benchmarks/full_profile_budget.py`; the predictions: notebooks/results/full_profile_budget.md).
+SHORT_SESSION = {
+    "01": "nothing: it takes minutes on a T4",
+    "02": "N_PAIRS = 200 (back-translation is most of its GPU time)",
+    "03": "SIZES = replace(SIZES, gumbel_losses=('rsgan',), gumbel_steps=1000) (the Gumbel-softmax runs are most of it)",
+    "04": "SIZES = replace(SIZES, training_seeds=(0,)) (a third of the adversarial runs; the comparison then has no "
+          "spread), then lm_adversarial_steps=100",
+    "05": "CURVE = replace(CURVE, seeds=(0,), sizes=(170, 689)) (the learning curve and its GAN runs are most of it), "
+          "then CONFIG = replace(CONFIG, epochs=3)",
+    "06": "nothing: it takes minutes on a T4 (RETRAIN_STEPS lower if the retraining round must be shorter)",
+}
+
+
+def short_session(notebook: str) -> str:
+    """The line a notebook's parameters cell prints: what to lower if its full profile outlasts a Colab session."""
+    return f"full profile too long for a free Colab session? Lower {SHORT_SESSION[notebook]}"
+
+
 class ProfileError(SettingError):
     """``HEYGEN_PROFILE`` names no profile: one line in Jupyter and at the command line, as every `SettingError`."""
 
@@ -179,6 +233,8 @@ def active_profile() -> Profile:
     if name not in PROFILES:
         choices = ", ".join([*PROFILES, "auto"])
         raise ProfileError(f"{ENV_VAR}={os.environ[ENV_VAR]!r} is not a profile; choose one of: {choices}")
+    if name == REHEARSAL:
+        rehearsal.ensure_models()  # built once (about a minute), then reused
     return PROFILES[name]
 
 
@@ -187,6 +243,17 @@ def device() -> torch.device:
     import torch
 
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def native_bf16() -> bool:
+    """Whether the GPU computes in bfloat16 natively: compute capability 8.0 and later (Ampere, Hopper), or ROCm.
+    ``torch.cuda.is_bf16_supported()`` also says yes on a Colab T4 (7.5), which can only *store* bfloat16 and does
+    its maths in fp32, slower than fp16 on its tensor cores: there the kit's "auto" precision is fp16."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return False
+    return bool(torch.version.hip) or torch.cuda.get_device_capability()[0] >= 8
 
 
 def environment_report(profile: Profile | None = None) -> str:
@@ -210,4 +277,6 @@ def environment_report(profile: Profile | None = None) -> str:
         f"transformers {transformers.__version__}",
         f"ipywidgets   {ipywidgets.__version__}",
     ]
+    if profile.name == REHEARSAL:
+        lines.insert(1, "models       full shapes, random weights: numbers mean nothing, paths and memory do")
     return "\n".join(lines)

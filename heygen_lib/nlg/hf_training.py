@@ -14,6 +14,7 @@ import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from heygen_lib.adversarial_state import TrainingDiverged
+from heygen_lib.profile import native_bf16
 
 PRECISIONS = ("auto", "no", "fp16", "bf16")
 
@@ -51,12 +52,13 @@ def make_trainer(model, tokenizer, **kwargs) -> Trainer:
 
 
 def precision_flags(choice: str) -> dict[str, bool]:
-    """``fp16``/``bf16`` arguments for a mixed-precision choice; on a CPU always full precision (fp32)."""
+    """``fp16``/``bf16`` arguments for a mixed-precision choice; on a CPU always full precision (fp32). "auto" is bf16
+    where the GPU has it natively (`profile.native_bf16`), else fp16 (a Colab T4)."""
     if choice not in PRECISIONS:
         raise ValueError(f"mixed_precision must be one of {PRECISIONS}, got {choice!r}")
     if not torch.cuda.is_available() or choice == "no":
         return {}
-    bf16 = choice == "bf16" or (choice == "auto" and torch.cuda.is_bf16_supported())
+    bf16 = choice == "bf16" or (choice == "auto" and native_bf16())  # a T4 emulates bf16: fp16 there
     return {"bf16": True} if bf16 else {"fp16": True}
 
 
