@@ -2,6 +2,7 @@
 the memory of each notebook's largest step measured on this CPU as a check.
 
     python benchmarks/full_profile_budget.py               # measure, print, write notebooks/results/full_profile_budget.md
+                                                           # and the README's "T4 (predicted)" column
     python benchmarks/full_profile_budget.py --no-measure  # the computed columns only (seconds, no model runs)
 
 **Memory.** Parameters and optimizer state follow from the models (AdamW: two fp32 moments; with mixed precision also
@@ -33,6 +34,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 from heygen_lib.profile import PROFILES, SHORT_SESSION  # noqa: E402
+from heygen_lib.run_notebooks import write_readme_column  # noqa: E402
 
 FULL = PROFILES["full"]
 RESULTS = HERE.parent / "notebooks" / "results" / "full_profile_budget.md"
@@ -619,7 +621,8 @@ def main(argv: list[str] | None = None) -> None:
     rows = predictions(data, cpu_work(measured), measured)
     for row in rows:
         print(row)
-    print("README column:", readme_column(rows))
+    write_readme_column("T4 (predicted)", readme_column(rows))
+    print("README column written:", readme_column(rows))
     command = "python benchmarks/full_profile_budget.py" + (" --no-measure" if args.no_measure else "")
     when = time.strftime("%Y-%m-%d") + f", {os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f}"
     args.out.write_text(markdown(rows, data, command, when), encoding="utf-8")

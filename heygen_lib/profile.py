@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from heygen_lib import rehearsal
+from heygen_lib.paths import PROJECT_ROOT
 from heygen_lib.settings import SettingError
 
 if TYPE_CHECKING:  # torch is imported where a device is asked for: the commands' --help never waits for it
@@ -171,6 +171,11 @@ PROFILES = {
 }
 
 
+# The rehearsal's models, hub name -> folder: the full profile's architectures with random weights, built by
+# `heygen_lib.rehearsal` (``python -m heygen_lib.rehearsal``) into the kit's artifacts (a cache, shared by every run).
+REHEARSAL_MODELS = {name: PROJECT_ROOT / "artifacts" / "rehearsal" / name
+                    for name in ("distilgpt2", "opus-mt-en-de", "opus-mt-de-en")}
+
 # Epochs that plan one optimizer step: `nlg.finetune.planned_steps` rounds any positive budget up to one step.
 ONE_STEP = 1e-9
 
@@ -185,14 +190,14 @@ def rehearsal_of(full: Profile) -> Profile:
     16 real pairs (one fine-tuning batch) for the learning curve."""
     return replace(
         full, name=REHEARSAL,
-        augment=replace(full.augment, pairs=32, translation=tuple(str(p) for p in rehearsal.translator_dirs())),
+        augment=replace(full.augment, pairs=32, translation=(str(REHEARSAL_MODELS["opus-mt-en-de"]), str(REHEARSAL_MODELS["opus-mt-de-en"]))),
         gan=replace(full.gan, mle_epochs=1, d_pretrain_steps=1, adversarial_steps=1, gumbel_steps=1, eval_every=1,
                     eval_samples=1000, noise_repeats=2, large_train=640, text_mle_epochs=1,
                     text_adversarial_steps=1),
         dialogue_gan=replace(full.dialogue_gan, mle_epochs=1, d_pretrain_steps=1, adversarial_steps=1, candidates=32,
                              keep=8, lm_mle_epochs=ONE_STEP, d_fit_steps=2, lm_adversarial_steps=1,
                              training_seeds=(0,), eval_contexts=16, lm_candidates=32, lm_keep=8),
-        nlg=replace(full.nlg, model=str(rehearsal.causal_lm_dir()), epochs=ONE_STEP, knob_epochs=ONE_STEP, seeds=(0,),
+        nlg=replace(full.nlg, model=str(REHEARSAL_MODELS["distilgpt2"]), epochs=ONE_STEP, knob_epochs=ONE_STEP, seeds=(0,),
                     curve_sizes=(16,), curve_epochs=ONE_STEP, curve_reply_contexts=4),
     )
 
@@ -233,8 +238,9 @@ def active_profile() -> Profile:
     if name not in PROFILES:
         choices = ", ".join([*PROFILES, "auto"])
         raise ProfileError(f"{ENV_VAR}={os.environ[ENV_VAR]!r} is not a profile; choose one of: {choices}")
-    if name == REHEARSAL:
-        rehearsal.ensure_models()  # built once (about a minute), then reused
+    if name == REHEARSAL and not all((folder / "config.json").is_file() for folder in REHEARSAL_MODELS.values()):
+        raise ProfileError("the rehearsal's models are not built yet: `python -m heygen_lib.rehearsal` builds them "
+                           "(about a minute)")
     return PROFILES[name]
 
 

@@ -26,10 +26,8 @@ import warnings
 from functools import cache
 from pathlib import Path
 
-from heygen_lib.paths import PROJECT_ROOT
+from heygen_lib.profile import REHEARSAL_MODELS
 
-REHEARSAL_DIR = PROJECT_ROOT / "artifacts" / "rehearsal"
-RECIPE_FILE = "rehearsal_recipe.json"
 RECIPE_VERSION = 1  # raise it when a builder changes what it writes
 
 # distilgpt2's config.json on the hub (the values that set its shape and behaviour).
@@ -57,12 +55,12 @@ TOKENIZER_TEXTS = ("support", "chitchat", "chatterbot")  # the corpora the token
 
 def causal_lm_dir() -> Path:
     """The distilgpt2-shaped stand-in: what `NlgSizes.model` names in the rehearsal profile."""
-    return REHEARSAL_DIR / "distilgpt2"
+    return REHEARSAL_MODELS["distilgpt2"]
 
 
 def translator_dirs() -> tuple[Path, Path]:
     """The opus-mt-en-de- and opus-mt-de-en-shaped stand-ins: `AugmentSizes.translation` in the rehearsal profile."""
-    return REHEARSAL_DIR / "opus-mt-en-de", REHEARSAL_DIR / "opus-mt-de-en"
+    return REHEARSAL_MODELS["opus-mt-en-de"], REHEARSAL_MODELS["opus-mt-de-en"]
 
 
 @cache
@@ -96,19 +94,13 @@ def _recipe(kind: str, texts: list[str], seed: int) -> dict:
 
 
 def _ensure(folder: Path, kind: str, texts: list[str], seed: int) -> Path:
+    from heygen_lib.tiny_models import is_complete, save_with_recipe
+
     recipe = _recipe(kind, texts, seed)
-    try:
-        if json.loads((folder / RECIPE_FILE).read_text(encoding="utf-8")) == recipe:
-            return folder
-    except (OSError, ValueError):
-        pass
+    if is_complete(folder, recipe):
+        return folder
     tokenizer, model = (_gpt2 if kind == "gpt2" else _marian)(texts, seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / RECIPE_FILE).unlink(missing_ok=True)  # incomplete until the recipe is written again, last
-    tokenizer.save_pretrained(folder)
-    model.save_pretrained(folder)
-    (folder / RECIPE_FILE).write_text(json.dumps(recipe, indent=1), encoding="utf-8")
-    return folder
+    return save_with_recipe(folder, tokenizer, model, recipe)
 
 
 def padded_tokenizer(texts: list[str], size: int, specials: dict[str, int]):
@@ -175,3 +167,8 @@ def _marian(texts: list[str], seed: int):
         model.final_logits_bias[0, eos_id] = _end_logit(OPUS_MT["vocab_size"])
     model.generation_config = GenerationConfig(**OPUS_MT_GENERATION)
     return tokenizer, model.eval()
+
+
+if __name__ == "__main__":
+    for name, folder in ensure_models().items():
+        print(f"{name}: {folder.relative_to(folder.parents[2])}")

@@ -26,7 +26,7 @@ from pathlib import Path
 from heygen_lib.lessons import RUN_DIR_ENV
 from heygen_lib.notebook_output import WIDGET_MIME
 from heygen_lib.paths import PROJECT_ROOT, artifacts_dir, data_dir, runs_dir
-from heygen_lib.profile import ENV_VAR, PROFILES, active_profile
+from heygen_lib.profile import ENV_VAR, PROFILES, REHEARSAL, active_profile
 from heygen_lib.settings import SettingError
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
@@ -164,18 +164,24 @@ def record_times(run: Path, readme: Path = README, results: Path = RECORDED_TIME
     if missing or times["profile"] != "smoke":
         raise ValueError(f"{run / TIMES_FILE} is not a smoke run of every notebook (missing: {missing or 'none'})")
     results.write_text(json.dumps(times, indent=1) + "\n", encoding="utf-8")
+    write_readme_column("smoke time", {stem[:2]: time_cell(timing) for stem, timing in times["notebooks"].items()},
+                        readme)
+    return results
+
+
+def write_readme_column(name: str, cells: dict[str, str], readme: Path = README) -> None:
+    """Write one column of the README's notebook table: the column whose header starts with `name` gets, in each
+    notebook's row, ``cells[<its number>]`` (e.g. "04"). The smoke times and the predicted T4 times are written so."""
     lines = readme.read_text(encoding="utf-8").splitlines()
-    header = next(i for i, line in enumerate(lines) if line.startswith("|") and "smoke time" in line)
-    column = [cell.strip() for cell in lines[header].split("|")].index("smoke time")
+    header = next(i for i, line in enumerate(lines) if line.startswith("|") and f"| {name}" in line)
+    column = next(i for i, cell in enumerate(lines[header].split("|")) if cell.strip().startswith(name))
     for i in range(header + 2, len(lines)):
-        cells = lines[i].split("|")
         if not lines[i].startswith("|"):
             break
-        stem = next(nb.stem for nb in notebooks_in_order() if nb.stem.startswith(cells[1].strip()))
-        cells[column] = f" {time_cell(times['notebooks'][stem])} "
-        lines[i] = "|".join(cells)
+        row = lines[i].split("|")
+        row[column] = f" {cells[row[1].strip()]} "
+        lines[i] = "|".join(row)
     readme.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -200,6 +206,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.profile:
         os.environ[ENV_VAR] = args.profile
+    if os.environ.get(ENV_VAR) == REHEARSAL:
+        from heygen_lib.rehearsal import ensure_models
+
+        ensure_models()  # the full architectures with random weights: built once (about a minute), then reused
     try:
         profile = active_profile().name
         artifacts_dir(), data_dir()  # the settings every notebook reads, checked once here

@@ -84,11 +84,11 @@ def build_tiny_translator(
     config = config or TinyTranslatorConfig()
     folder = Path(folder)
     recipe = _recipe("marian", texts, config, seed)
-    if _is_complete(folder, recipe):
+    if is_complete(folder, recipe):
         return folder
     tokenizer = _seq2seq_tokenizer(texts, config)
     model = _marian_from_config(tokenizer, config, seed)
-    return _save(folder, tokenizer, model, recipe)
+    return save_with_recipe(folder, tokenizer, model, recipe)
 
 
 def tiny_translation_pair(
@@ -132,7 +132,7 @@ def build_tiny_causal_lm(
     config = config or TinyCausalLMConfig()
     folder = Path(folder)
     recipe = _recipe("gpt2", texts, config, seed)
-    if _is_complete(folder, recipe):
+    if is_complete(folder, recipe):
         return folder
     if config.d_model % config.heads:
         raise ValueError(f"heads ({config.heads}) must divide d_model ({config.d_model})")
@@ -155,7 +155,7 @@ def build_tiny_causal_lm(
     model.generation_config = GenerationConfig(
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id
     )
-    return _save(folder, tokenizer, model, recipe)
+    return save_with_recipe(folder, tokenizer, model, recipe)
 
 
 def _seq2seq_tokenizer(texts: Sequence[str], config: TinyTranslatorConfig) -> PreTrainedTokenizerFast:
@@ -212,7 +212,8 @@ def _recipe(kind: str, texts: Sequence[str], config: TinyTranslatorConfig | Tiny
             "transformers": transformers.__version__}
 
 
-def _save(folder: Path, tokenizer: PreTrainedTokenizerFast, model: torch.nn.Module, recipe: dict) -> Path:
+def save_with_recipe(folder: Path, tokenizer: PreTrainedTokenizerFast, model: torch.nn.Module, recipe: dict) -> Path:
+    """Save a built model and its tokenizer, the recipe last: a folder without it is an interrupted build."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / RECIPE_FILE).unlink(missing_ok=True)  # incomplete until the recipe is written again, last
     tokenizer.save_pretrained(folder)
@@ -221,7 +222,8 @@ def _save(folder: Path, tokenizer: PreTrainedTokenizerFast, model: torch.nn.Modu
     return folder
 
 
-def _is_complete(folder: Path, recipe: dict) -> bool:
+def is_complete(folder: Path, recipe: dict) -> bool:
+    """Whether `folder` holds every saved file of a model built from exactly `recipe` (so it is reused)."""
     if not all((folder / name).is_file() for name in SAVED_FILES):
         return False
     try:

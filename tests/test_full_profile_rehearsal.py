@@ -63,11 +63,13 @@ def rehearsal_profile(tmp_path_factory):
     """HEYGEN_PROFILE=rehearsal and a fresh artifacts folder, as on a new Colab runtime; the stand-in models are
     built once into the kit's artifacts/rehearsal (reused by later runs)."""
     from heygen_lib.profile import active_profile
+    from heygen_lib.rehearsal import ensure_models
 
+    ensure_models()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(ENV_VAR, REHEARSAL)
         patch.setenv(ARTIFACTS_ENV, str(tmp_path_factory.mktemp("rehearsal-artifacts")))
-        assert active_profile() is PROFILE  # builds the models when missing
+        assert active_profile() is PROFILE
         yield PROFILE
 
 

@@ -21,7 +21,7 @@ def test_auto_picks_full_only_with_a_gpu(monkeypatch, cuda, expected):
 
 def test_unknown_profile_is_a_clear_error(monkeypatch):
     monkeypatch.setenv(profile.ENV_VAR, "huge")
-    with pytest.raises(ValueError, match="'huge' is not a profile; choose one of: smoke, full, auto"):
+    with pytest.raises(ValueError, match="'huge' is not a profile; choose one of: smoke, full, rehearsal, auto"):
         profile.active_profile()
 
 
@@ -78,11 +78,11 @@ def test_a_bad_profile_shows_one_line_in_jupyter_and_in_the_run_command(monkeypa
     shell = InteractiveShell.instance()
     shell.run_cell("from heygen_lib.profile import active_profile\nactive_profile()")
     shown = capsys.readouterr().out
-    assert shown.strip() == ("ProfileError: HEYGEN_PROFILE='tiny' is not a profile; choose one of: smoke, full, auto")
+    assert shown.strip() == ("ProfileError: HEYGEN_PROFILE='tiny' is not a profile; choose one of: smoke, full, rehearsal, auto")
     result = subprocess.run([sys.executable, "-m", "heygen_lib.run_notebooks", "01"], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr == "error: HEYGEN_PROFILE='tiny' is not a profile; choose one of: smoke, full, auto\n"
+    assert result.stderr == "error: HEYGEN_PROFILE='tiny' is not a profile; choose one of: smoke, full, rehearsal, auto\n"
 
 
 def test_the_run_command_without_the_lab_extra_says_what_to_install(monkeypatch, capsys):

@@ -41,7 +41,6 @@ import torch
 from torch import nn
 
 from heygen_lib import distributed
-from heygen_lib.adversarial_state import TrainingDiverged  # noqa: F401 (its home; nlg.finetune imports it from here)
 from heygen_lib.adversarial_state import check_finite, guarded_update, restore_trainer_state, save_trainer
 from heygen_lib.checkpoints import CheckpointError
 from heygen_lib.gan.data_parallel import DataParallel
