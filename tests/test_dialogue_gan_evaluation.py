@@ -5,8 +5,8 @@ import torch
 
 from heygen_lib.data import Dialogue, Turn, build_pairs
 from heygen_lib.dialogue_gan.data import build_vocabulary, encode_pairs
-from heygen_lib.dialogue_gan.discriminator import PairDiscriminator, PairDiscriminatorConfig
-from heygen_lib.dialogue_gan.evaluation import (
+from heygen_lib.dialogue_gan.lstm.discriminator import PairDiscriminator, PairDiscriminatorConfig
+from heygen_lib.dialogue_gan.lstm.evaluation import (
     Comparison,
     compare_generators,
     discriminator_accuracy,
@@ -16,7 +16,7 @@ from heygen_lib.dialogue_gan.evaluation import (
     side_by_side,
     text_metrics,
 )
-from heygen_lib.dialogue_gan.generator import Seq2SeqConfig, Seq2SeqGenerator
+from heygen_lib.dialogue_gan.lstm.generator import Seq2SeqConfig, Seq2SeqGenerator
 
 ITEMS = ["kettle", "toaster", "blender", "fridge", "lamp", "radio"]
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

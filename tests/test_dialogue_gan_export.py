@@ -4,11 +4,12 @@ import torch
 from heygen_lib.augment.filters import LengthFilter
 from heygen_lib.data import Dialogue, Turn, build_pairs, load_pairs
 from heygen_lib.dialogue_gan.data import build_vocabulary, encode_pairs
-from heygen_lib.dialogue_gan.discriminator import PairDiscriminator, PairDiscriminatorConfig
-from heygen_lib.dialogue_gan.export import default_filters, export_candidates, file_sha256
-from heygen_lib.dialogue_gan.generator import Seq2SeqConfig, Seq2SeqGenerator
+from heygen_lib.dialogue_gan.lstm.discriminator import PairDiscriminator, PairDiscriminatorConfig
+from heygen_lib.dialogue_gan.export import default_filters, file_sha256
+from heygen_lib.dialogue_gan.lstm.export import export_candidates
+from heygen_lib.dialogue_gan.lstm.generator import Seq2SeqConfig, Seq2SeqGenerator
 from heygen_lib.dialogue_gan.review import candidate_key
-from heygen_lib.dialogue_gan.training import DialogueGANConfig, DialogueGANTrainer, train_mle
+from heygen_lib.dialogue_gan.lstm.training import DialogueGANConfig, DialogueGANTrainer, train_mle
 
 ITEMS = ["kettle", "toaster", "blender", "fridge", "lamp", "radio", "mixer", "heater"]
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -5,11 +5,11 @@ import torch
 
 from heygen_lib.data import Dialogue, Turn, build_pairs
 from heygen_lib.dialogue_gan.data import EOS_ID, PAD_ID, build_vocabulary, encode_pairs
-from heygen_lib.dialogue_gan.discriminator import PairDiscriminator, PairDiscriminatorConfig
-from heygen_lib.dialogue_gan.evaluation import nll
-from heygen_lib.dialogue_gan.generator import Seq2SeqConfig, Seq2SeqGenerator
+from heygen_lib.dialogue_gan.lstm.discriminator import PairDiscriminator, PairDiscriminatorConfig
+from heygen_lib.dialogue_gan.lstm.evaluation import nll
+from heygen_lib.dialogue_gan.lstm.generator import Seq2SeqConfig, Seq2SeqGenerator
 from heygen_lib.dialogue_gan.negatives import NegativeMix
-from heygen_lib.dialogue_gan.training import (
+from heygen_lib.dialogue_gan.lstm.training import (
     DialogueGANConfig,
     DialogueGANTrainer,
     moving_average,

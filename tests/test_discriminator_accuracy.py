@@ -7,9 +7,9 @@ from torch import nn
 
 from heygen_lib.data import Dialogue, Turn, build_pairs
 from heygen_lib.dialogue_gan.data import build_vocabulary, encode_pairs
-from heygen_lib.dialogue_gan.evaluation import discriminator_accuracy
-from heygen_lib.dialogue_gan.generator import Seq2SeqConfig, Seq2SeqGenerator
-from heygen_lib.dialogue_gan.training import DialogueGANConfig, DialogueGANTrainer
+from heygen_lib.dialogue_gan.lstm.evaluation import discriminator_accuracy
+from heygen_lib.dialogue_gan.lstm.generator import Seq2SeqConfig, Seq2SeqGenerator
+from heygen_lib.dialogue_gan.lstm.training import DialogueGANConfig, DialogueGANTrainer
 from heygen_lib.gan.generators import LSTMGenerator, LSTMGeneratorConfig
 from heygen_lib.gan.training import GANTrainer, TrainConfig
 

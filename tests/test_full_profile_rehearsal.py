@@ -269,11 +269,11 @@ def test_03_trains_mle_seqgan_and_every_gumbel_loss_on_the_full_oracle(tmp_path)
 def test_04_runs_the_lm_dialogue_gan_from_mle_to_the_reviewed_export(support, tmp_path):
     from heygen_lib.dialogue_gan import lm_pipeline as gan
     from heygen_lib.dialogue_gan.data import build_vocabulary, encode_pairs
-    from heygen_lib.dialogue_gan.discriminator import PairDiscriminator, PairDiscriminatorConfig
-    from heygen_lib.dialogue_gan.generator import Seq2SeqConfig, Seq2SeqGenerator
+    from heygen_lib.dialogue_gan.lstm.discriminator import PairDiscriminator, PairDiscriminatorConfig
+    from heygen_lib.dialogue_gan.lstm.generator import Seq2SeqConfig, Seq2SeqGenerator
     from heygen_lib.dialogue_gan.review import ReviewStore, write_reviewed_pairs
     from heygen_lib.dialogue_gan.review_rule import ReviewRule, lexicon_check, rule_review
-    from heygen_lib.dialogue_gan.training import DialogueGANConfig, DialogueGANTrainer, train_mle
+    from heygen_lib.dialogue_gan.lstm.training import DialogueGANConfig, DialogueGANTrainer, train_mle
     from heygen_lib.nlg.finetune import base_model
 
     _, train, dev, test = support

@@ -2,10 +2,21 @@
 adversarial training follows Li et al. 2017, and the best generated pairs go to review before notebook 05 uses them.
 
 The generator that feeds notebook 05 is the pretrained causal LM: `lm_policy` (the LM as a policy over responses),
-`feature_discriminator` (pair discriminators on the LM's or MiniLM's features), `lm_training` (REINFORCE with a
-baseline and a KL penalty), `lm_pipeline` (the steps notebook 04 runs), `review_rule` (the scripted reviewer).
-The from-scratch LSTM version stays as the teaching contrast: `data`, `generator`, `discriminator`, `negatives`,
-`training`, `evaluation`, `export`. Review: `review` (the append-only store) and `review_widget`.
+`feature_discriminator` (a pair discriminator on scalar readings of the LM), `lm_training` (REINFORCE with a
+baseline and a KL penalty), `lm_pipeline` (the steps notebook 04 runs), `review_rule` (the scripted reviewer),
+`per_size` (the GAN data for notebook 05's learning curve). Review: `review` (the append-only store) and
+`review_widget`. Shared with the from-scratch contrast in `lstm/`: `data` (pairs as id tensors), `negatives` (what a
+pair discriminator learns to reject) and `export` (filters, report, provenance).
+
+Names that repeat across the kit, each for the same idea on another model:
+- the policy-gradient loss, -(reward - baseline) x log-probability: `gan.losses.policy_gradient_loss` (per token,
+  SeqGAN's rollout rewards), `lm_training.policy_gradient_loss` (per response, masked, with a KL term),
+  `lstm.training.reinforce_loss` (per response, Li et al.'s form);
+- `train_adversarial`: the adversarial loop of a trainer (`gan.training` for text GANs, `lstm.training` here;
+  `lm_training.train_adversarial_lm` for the LM);
+- a *recipe*: in `gan.training`, a named `TrainConfig` (`gan.training.recipe("seqgan_fast")`); everywhere else
+  (`lm_pipeline`, `per_size`, `tiny_models`, `rehearsal`), the JSON record of how a cached model was built, compared
+  before the cache is reused.
 """
 
 from __future__ import annotations

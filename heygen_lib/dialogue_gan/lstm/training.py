@@ -41,9 +41,9 @@ from tqdm.auto import trange
 
 from heygen_lib.adversarial_state import check_finite, guarded_update, restore_trainer_state, save_trainer
 from heygen_lib.dialogue_gan.data import PAD_ID, EncodedPairs
-from heygen_lib.dialogue_gan.discriminator import PairDiscriminator
-from heygen_lib.dialogue_gan.evaluation import nll
-from heygen_lib.dialogue_gan.generator import Seq2SeqGenerator
+from heygen_lib.dialogue_gan.lstm.discriminator import PairDiscriminator
+from heygen_lib.dialogue_gan.lstm.evaluation import nll
+from heygen_lib.dialogue_gan.lstm.generator import Seq2SeqGenerator
 from heygen_lib.dialogue_gan.negatives import KINDS, NegativeMix, mismatched_indices, reversed_responses
 from heygen_lib.gan.text_data import Vocabulary
 from heygen_lib.torch_utils import eval_mode

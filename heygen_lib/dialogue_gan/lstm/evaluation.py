@@ -29,8 +29,8 @@ import torch
 from matplotlib.figure import Figure
 
 from heygen_lib.dialogue_gan.data import EncodedPairs, detokenize, response_words
-from heygen_lib.dialogue_gan.discriminator import PairDiscriminator
-from heygen_lib.dialogue_gan.generator import Seq2SeqGenerator
+from heygen_lib.dialogue_gan.lstm.discriminator import PairDiscriminator
+from heygen_lib.dialogue_gan.lstm.generator import Seq2SeqGenerator
 from heygen_lib.dialogue_gan.negatives import mismatched_indices, reversed_responses
 from heygen_lib.gan.text_data import Vocabulary
 from heygen_lib.metrics import corpus_bleu, distinct_n, self_bleu
