@@ -35,7 +35,7 @@ SEED = 0
 REHEARSED = {
     "01_dialogue_data": ("load_corpus", "clean_dialogues", "split_dialogues", "build_pairs"),
     "02_augmentation": ("prepare_pairs", "candidate_augmenters", "measure", "SelectionRule.for_target",
-                        "apply_selection", "build_pool", "write_pool"),
+                        "rule_pool"),
     "03_text_gans": ("oracle_benchmark", "oracle_metrics", "train_mle", "evaluation_noise",
                      "pretrain_discriminator", "train_adversarial", "temperature_sweep", "Vocabulary.build"),
     "04_dialogue_gan": ("gan.mle_model", "gan.load_frozen", "gan.real_perplexities", "gan.generate_texts",
@@ -184,8 +184,8 @@ def test_01_loads_cleans_and_splits_the_full_corpora():
 @rehearses("02_augmentation")
 def test_02_measures_every_augmenter_with_the_marian_pair_and_writes_the_pools(support):
     from heygen_lib.augment.evaluate import CachingEncoder, real_scores
-    from heygen_lib.augment.selection import (SelectionRule, apply_selection, build_pool, candidate_augmenters,
-                                              candidates, lm_texts, measure, target_texts, write_pool)
+    from heygen_lib.augment.selection import (SelectionRule, candidate_augmenters, candidates, lm_texts, measure,
+                                              rule_pool, target_texts)
     from heygen_lib.language_models import NGramLM
     from heygen_lib.metrics import SentenceEncoder
 
@@ -200,10 +200,7 @@ def test_02_measures_every_augmenter_with_the_marian_pair_and_writes_the_pools(s
     marian = next(r for r in rows if r["augmenter"] == "back-translation (MarianMT)")
     assert marian["coverage"] > 0  # a full batch of 32 went through both translators
     rule = SelectionRule.for_target("context", min_similarity=0.85, max_perplexity_ratio=2.0)
-    selection = rule.select(rows)
-    pool, _ = build_pool(apply_selection(sources, augmenters, selection, "context", SEED), selection, sources,
-                         target_texts(sources, "context"), "context")
-    assert write_pool(pool, "context", rule, selection, rows, made_by="rehearsal").is_file()
+    assert rule_pool(sources, augmenters, rule, rows, "context", SEED, made_by="rehearsal").path.is_file()
 
 
 @rehearses("03_text_gans")
