@@ -85,6 +85,13 @@ def test_the_exchange_rate_says_no_difference_when_its_interval_covers_zero():
     assert lc.claim([better, same], "real + augmented").startswith("**supported** at 40")
 
 
+def test_an_arm_worse_than_every_real_run_at_every_seed_is_a_bound_not_no_difference():
+    real = {40: [200.0, 202.0, 198.0], 160: [150.0, 151.0, 149.0]}
+    (worse,) = lc.exchange_rates(rows(real, {40: [230.0, 260.0, 210.0]}))
+    assert worse["verdict"] == lc.BEYOND["below"] and worse["worth"] == 0.0
+    assert "did not help" in lc.reading([worse]) and "no difference" not in lc.reading([worse])
+
+
 class WordCountEncoder:
     """A stand-in sentence encoder: unit vectors of letter counts (cosine 1 for the same letters)."""
 
@@ -117,3 +124,9 @@ def test_every_size_arm_and_seed_runs_once_and_runs_already_made_are_only_measur
     assert next(r for r in rows if (r["size"], r["arm"], r["seed"]) == (30, lc.REAL, 1))["steps"] == 99
     assert all(r["extra pairs"] == (r["size"] if r["arm"] != lc.REAL else 0) for r in rows)
     assert all(-1 <= r["similarity"] <= 1 and math.isfinite(r["test ppl"]) for r in rows)
+
+
+def test_the_rates_table_shows_a_bound_as_one():
+    real = {40: [200.0, 202.0, 198.0], 160: [150.0, 151.0, 149.0]}
+    table = lc.rates_table(lc.exchange_rates(rows(real, {40: [230.0, 260.0, 210.0]})))
+    assert "| <= +0 | - |" in table

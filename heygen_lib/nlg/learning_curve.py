@@ -169,10 +169,16 @@ def worth(sizes: Sequence[int], real_ppl: Sequence[float], ppl: float, n: int) -
     return float(ns[0] - n), "exact"  # a single size: the curve is one point, equal to ppl
 
 
+# Verdicts when every seed's reading lies beyond the real-only curve, so that only a bound is known.
+BEYOND = {"below": "did not help: worse than every real-only run at every seed (how much, the curve cannot say)",
+          "above": "helped: better than every real-only run at every seed (by how much, the curve cannot say)"}
+
+
 def exchange_rates(rows: Sequence[Mapping]) -> list[dict]:
     """For each arm and size: the made-up data's worth in real pairs per seed (`worth`, the same seed on both
     curves), its mean, two standard errors, and the verdict: "worth more real pairs", "worth fewer" (it hurt), or
-    "no difference" when the interval covers 0; readings outside the measured sizes are marked as bounds."""
+    "no difference" when the interval covers 0; readings outside the measured sizes are marked as bounds, and when
+    every seed's lies outside, the verdict says only which side (`BEYOND`)."""
     sizes = sorted({row["size"] for row in rows})
     by = {(row["arm"], row["size"], row["seed"]): row for row in rows}
     arms = [arm for arm in dict.fromkeys(row["arm"] for row in rows) if arm != REAL]
@@ -191,8 +197,13 @@ def exchange_rates(rows: Sequence[Mapping]) -> list[dict]:
             values = [value for value, _ in readings]
             mean = statistics.fmean(values)
             half = 2 * statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else math.nan
-            bounds = sorted({kind for _, kind in readings if kind != "exact"})
-            if math.isnan(half):
+            kinds = {kind for _, kind in readings}
+            bounds = sorted(kinds - {"exact"})
+            if kinds == {"below"}:  # only an upper bound on the worth: no size of the curve is as bad
+                verdict = BEYOND["below"]
+            elif kinds == {"above"}:  # only a lower bound: it beat every real-only run
+                verdict = BEYOND["above"]
+            elif math.isnan(half):
                 verdict = "cannot tell (one seed)"
             elif mean - half <= 0 <= mean + half:
                 verdict = "no difference"
@@ -216,10 +227,24 @@ def claim(rates: Sequence[Mapping], arm: str) -> str:
     return "; ".join(f"{names.get(v, v)} at {', '.join(sizes)} real pairs" for v, sizes in by_verdict.items())
 
 
+def rates_table(rates: Sequence[Mapping]) -> str:
+    """`exchange_rates` as a Markdown table; a worth known only as a bound is shown as one (<= or >=)."""
+    from heygen_lib.tables import markdown_table
+
+    side = {BEYOND["below"]: "<= ", BEYOND["above"]: ">= "}
+    return markdown_table([{"arm": r["arm"], "real pairs": r["size"],
+                            "worth (real pairs)": f"{side.get(r['verdict'], '')}{r['worth']:+.0f}",
+                            "± 2 se": "-" if r["verdict"] in side or math.isnan(r["interval"]) else f"{r['interval']:.0f}",
+                            "seeds": r["seeds"], "reading": r["verdict"], "bound": r["bound"] or "-"} for r in rates])
+
+
 def reading(rates: Sequence[Mapping]) -> str:
     """One sentence per arm and size, from `exchange_rates`."""
     lines = []
     for rate in rates:
+        if rate["verdict"] in BEYOND.values():
+            lines.append(f"- At {rate['size']} real pairs, **{rate['arm']}** {rate['verdict']}.")
+            continue
         bound = (f" (a bound: at some seeds the run lies {rate['bound']} the real curve's measured sizes)"
                  if rate["bound"] else "")
         interval = "" if math.isnan(rate["interval"]) else f" ± {rate['interval']:.0f}"
