@@ -255,7 +255,7 @@ def reading(rates: Sequence[Mapping]) -> str:
 
 def curve_plot(rows: Sequence[Mapping], metrics: Sequence[tuple[str, str]] = (
         ("test ppl", "test perplexity (lower is better)"),
-        ("similarity", "reply similarity to the real reply (MiniLM cosine)"))) -> Figure:
+        ("similarity", "MiniLM cosine to the real reply"))) -> Figure:
     """One panel per metric: a line per arm over real-data size (log axis), the band one standard deviation over
     training seeds."""
     fig = Figure(figsize=(5.2 * len(metrics), 3.8), layout="constrained")
@@ -270,6 +270,9 @@ def curve_plot(rows: Sequence[Mapping], metrics: Sequence[tuple[str, str]] = (
             ax.plot(sizes, mean, marker="o", color=f"C{i}", label=arm)
             ax.fill_between(sizes, mean - sd, mean + sd, color=f"C{i}", alpha=0.15)
         ax.set_xscale("log")
+        measured = sorted({n for _, n in stats})
+        ax.set_xticks(measured, [str(n) for n in measured])  # the measured sizes, not log-scale powers of ten
+        ax.minorticks_off()
         ax.set_xlabel("real training pairs (log scale)")
         ax.set_ylabel(label)
     axes[0].legend(fontsize=8)
