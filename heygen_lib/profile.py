@@ -190,15 +190,16 @@ def rehearsal_of(full: Profile) -> Profile:
     16 real pairs (one fine-tuning batch) for the learning curve."""
     return replace(
         full, name=REHEARSAL,
-        augment=replace(full.augment, pairs=32, translation=(str(REHEARSAL_MODELS["opus-mt-en-de"]), str(REHEARSAL_MODELS["opus-mt-de-en"]))),
+        augment=replace(full.augment, pairs=32,
+                        translation=(str(REHEARSAL_MODELS["opus-mt-en-de"]), str(REHEARSAL_MODELS["opus-mt-de-en"]))),
         gan=replace(full.gan, mle_epochs=1, d_pretrain_steps=1, adversarial_steps=1, gumbel_steps=1, eval_every=1,
                     eval_samples=1000, noise_repeats=2, large_train=640, text_mle_epochs=1,
                     text_adversarial_steps=1),
         dialogue_gan=replace(full.dialogue_gan, mle_epochs=1, d_pretrain_steps=1, adversarial_steps=1, candidates=32,
                              keep=8, lm_mle_epochs=ONE_STEP, d_fit_steps=2, lm_adversarial_steps=1,
                              training_seeds=(0,), eval_contexts=16, lm_candidates=32, lm_keep=8),
-        nlg=replace(full.nlg, model=str(REHEARSAL_MODELS["distilgpt2"]), epochs=ONE_STEP, knob_epochs=ONE_STEP, seeds=(0,),
-                    curve_sizes=(16,), curve_epochs=ONE_STEP, curve_reply_contexts=4),
+        nlg=replace(full.nlg, model=str(REHEARSAL_MODELS["distilgpt2"]), epochs=ONE_STEP, knob_epochs=ONE_STEP,
+                    seeds=(0,), curve_sizes=(16,), curve_epochs=ONE_STEP, curve_reply_contexts=4),
     )
 
 
@@ -206,11 +207,13 @@ PROFILES[REHEARSAL] = rehearsal_of(PROFILES["full"])
 
 
 # What to lower first when a free Colab session is too short for a notebook's full profile, the largest share of its
-# predicted T4 time first (`benchmarks/full_profile_budget.py`; the predictions: notebooks/results/full_profile_budget.md).
+# predicted T4 time first (`benchmarks/full_profile_budget.py`; its predictions:
+# notebooks/results/full_profile_budget.md).
 SHORT_SESSION = {
     "01": "nothing: it takes minutes on a T4",
     "02": "N_PAIRS = 200 (back-translation is most of its GPU time)",
-    "03": "SIZES = replace(SIZES, gumbel_losses=('rsgan',), gumbel_steps=1000) (the Gumbel-softmax runs are most of it)",
+    "03": "SIZES = replace(SIZES, gumbel_losses=('rsgan',), gumbel_steps=1000) (the Gumbel-softmax runs are most of "
+          "it)",
     "04": "SIZES = replace(SIZES, training_seeds=(0,)) (a third of the adversarial runs; the comparison then has no "
           "spread), then lm_adversarial_steps=100",
     "05": "CURVE = replace(CURVE, seeds=(0,), sizes=(170, 689)) (the learning curve and its GAN runs are most of it), "
