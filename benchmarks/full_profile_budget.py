@@ -535,7 +535,8 @@ def predictions(data: Data, cpu: dict[str, float], measured: dict[str, dict] | N
 
 def readme_column(rows: list[dict]) -> dict[str, str]:
     """The README table's "T4 (predicted)" cell of each notebook."""
-    return {r["notebook"][:2]: f"≈ {_duration(r['T4 h'])}, peak {r['peak GiB']:.1f} GiB (predicted)" for r in rows}
+    return {r["notebook"][:2]: f"≈ {_duration(r['T4 h'])}, "
+            + (f"peak {r['peak GiB']:.1f} GiB" if r["peak GiB"] else "no GPU memory") + " (predicted)" for r in rows}
 
 
 def _duration(hours: float) -> str:
@@ -596,7 +597,7 @@ def markdown(rows: list[dict], data: Data, command: str, when: str) -> str:
         "",
         "## What to lower when a session is too short",
         "",
-        *[f"- **{r['notebook']}**: {SHORT_SESSION[r['notebook'][:2]]}" for r in rows],
+        *[f"- **{r['notebook']}**: {SHORT_SESSION[r['notebook'][:2]] or 'nothing: minutes'}" for r in rows],
         "",
     ])
 

@@ -210,21 +210,24 @@ PROFILES[REHEARSAL] = rehearsal_of(PROFILES["full"])
 # predicted T4 time first (`benchmarks/full_profile_budget.py`; its predictions:
 # notebooks/results/full_profile_budget.md).
 SHORT_SESSION = {
-    "01": "nothing: it takes minutes on a T4",
+    "01": "",  # minutes on a T4
     "02": "N_PAIRS = 200 (back-translation is most of its GPU time)",
     "03": "SIZES = replace(SIZES, gumbel_losses=('rsgan',), gumbel_steps=1000) (the Gumbel-softmax runs are most of "
           "it)",
-    "04": "SIZES = replace(SIZES, training_seeds=(0,)) (a third of the adversarial runs; the comparison then has no "
-          "spread), then lm_adversarial_steps=100",
-    "05": "CURVE = replace(CURVE, seeds=(0,), sizes=(170, 689)) (the learning curve and its GAN runs are most of it), "
-          "then CONFIG = replace(CONFIG, epochs=3)",
-    "06": "nothing: it takes minutes on a T4 (RETRAIN_STEPS lower if the retraining round must be shorter)",
+    "04": "SIZES = replace(SIZES, lm_adversarial_steps=100) (the adversarial runs are most of it; keep the three "
+          "training seeds: they are the comparison's noise)",
+    "05": "CURVE = replace(CURVE, sizes=(40, 170, 689)) (the learning curve and its GAN runs are most of it; keep "
+          "its seeds: they are the exchange rate's noise), then CONFIG = replace(CONFIG, epochs=3)",
+    "06": "",  # minutes on a T4
 }
 
 
 def short_session(notebook: str) -> str:
     """The line a notebook's parameters cell prints: what to lower if its full profile outlasts a Colab session."""
-    return f"full profile too long for a free Colab session? Lower {SHORT_SESSION[notebook]}"
+    advice = SHORT_SESSION[notebook]
+    if not advice:
+        return "full profile on a Colab T4: minutes, nothing to lower"
+    return f"full profile too long for a free Colab session? First set {advice}"
 
 
 class ProfileError(SettingError):
