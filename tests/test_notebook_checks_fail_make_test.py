@@ -44,7 +44,7 @@ NOTEBOOKS = {
     ],
     "lesson_lost": [
         "from heygen_lib.lessons import Lesson, check_lessons\n"
-        "check_lessons('lesson_lost', [Lesson('GAN NLL_oracle move / noise', 0.4, '>', 3, 'issue 12')]);",
+        "check_lessons('lesson_lost', [Lesson('GAN NLL_oracle move / noise', 0.4, '>', 3, 'the GAN moves')]);",
     ],
 }
 
