@@ -130,3 +130,8 @@ def test_the_rates_table_shows_a_bound_as_one():
     real = {40: [200.0, 202.0, 198.0], 160: [150.0, 151.0, 149.0]}
     table = lc.rates_table(lc.exchange_rates(rows(real, {40: [230.0, 260.0, 210.0]})))
     assert "| <= +0 | - |" in table
+
+
+def test_real_gain_is_the_real_curve_at_its_largest_size_over_its_smallest():
+    real = {40: [200.0, 202.0, 198.0], 160: [150.0, 151.0, 149.0]}
+    assert lc.real_gain(rows(real, {40: [1.0, 1.0, 1.0]})) == 150.0 / 200.0

@@ -149,6 +149,14 @@ def summarize(rows: Sequence[Mapping], metric: str = "test ppl") -> dict[tuple[s
             for key, v in groups.items()}
 
 
+def real_gain(rows: Sequence[Mapping]) -> float:
+    """The real-only curve's test perplexity at its largest size over that at its smallest, each a mean over seeds:
+    below 1 when more real pairs help, the premise every exchange rate rests on."""
+    stats = summarize([row for row in rows if row["arm"] == REAL], "test ppl")
+    sizes = sorted(n for _, n in stats)
+    return stats[(REAL, sizes[-1])][0] / stats[(REAL, sizes[0])][0]
+
+
 def worth(sizes: Sequence[int], real_ppl: Sequence[float], ppl: float, n: int) -> tuple[float, str]:
     """What a perplexity reached at size `n` is worth in extra real pairs, read off the real-only curve
     (`sizes`, `real_ppl`) interpolated linearly in log size: (n* - n, "exact"), or a bound when `ppl` lies outside
