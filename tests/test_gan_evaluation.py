@@ -123,6 +123,15 @@ def test_a_point_is_placed_below_on_or_above_the_temperature_curve():
         "outside the sweep"
 
 
+def test_a_curve_that_turns_back_is_read_along_its_temperatures_at_its_best_branch():
+    # NLL_test falls with temperature, then rises again past T = 1 (as notebook 03's sweeps do); sorting by x alone
+    # joined T = 1.5 to T = 0.85 and read a point on the curve as far below it
+    sweep = ((0.85, 5.31, 6.19), (1.0, 5.22, 6.79), (1.2, 5.21, 7.25), (1.5, 5.27, 7.76))
+    curve = [{"temperature": t, "nll_test": x, "nll_oracle": y} for t, x, y in sweep]
+    where, gap = place_against_curve({"nll_test": 5.28, "nll_oracle": 6.48}, curve, "nll_test", "nll_oracle", 0.033)
+    assert where == "on" and gap == pytest.approx(0.09, abs=0.005)
+
+
 def test_sequence_length_covers_the_data_and_reports_what_it_cuts():
     texts = ["a"] * 998 + ["a b c d e"] * 2  # 1,000 texts: 998 of 2 tokens with <eos>, 2 of 6
     assert length_for(texts, coverage=0.998) == (2, 2)

@@ -92,14 +92,18 @@ def moved(before: float, after: float, std: float, k: float = 3.0) -> bool:
     return abs(after - before) > k * std
 
 
-def curve_value(curve: Sequence[dict[str, float]], x: str, y: str, at: float) -> float | None:
-    """The curve's `y` at ``x = at``, interpolated linearly between its two neighbouring points (the curve is a
-    temperature sweep, sorted here by `x`); None outside the range the sweep covers."""
-    points = sorted((r[x], r[y]) for r in curve)
-    for (x0, y0), (x1, y1) in zip(points, points[1:]):
-        if x0 <= at <= x1:
-            return y0 if x1 == x0 else y0 + (y1 - y0) * (at - x0) / (x1 - x0)
-    return None
+def curve_value(curve: Sequence[dict[str, float]], x: str, y: str, at: float, lower_is_better: bool = True
+                ) -> float | None:
+    """The curve's best `y` at ``x = at``: interpolated linearly along the sweep in temperature order (between
+    neighbouring temperatures, never across the sweep), the lowest (or, with ``lower_is_better=False``, highest) of
+    the segments that reach `at` when the curve turns back on itself, as a sweep does past the coverage optimum.
+    None outside the range the sweep covers."""
+    points = [(r[x], r[y]) for r in sorted(curve, key=lambda r: r["temperature"])]
+    found = [y0 if x1 == x0 else y0 + (y1 - y0) * (at - x0) / (x1 - x0)
+             for (x0, y0), (x1, y1) in zip(points, points[1:]) if min(x0, x1) <= at <= max(x0, x1)]
+    if not found:
+        return None
+    return min(found) if lower_is_better else max(found)
 
 
 def place_against_curve(point: dict[str, float], curve: Sequence[dict[str, float]], x: str, y: str, noise: float,
@@ -107,7 +111,7 @@ def place_against_curve(point: dict[str, float], curve: Sequence[dict[str, float
     """Where a generator's (x, y) lies against MLE's temperature curve (Caccia et al. 2020): ("below" | "on" |
     "above" | "outside the sweep", gap), gap = point - curve at the same x. "on" means within `k` * `noise` of it:
     MLE reaches the same trade-off by changing its temperature. With ``lower_is_better`` (NLL) "below" is better."""
-    at = curve_value(curve, x, y, point[x])
+    at = curve_value(curve, x, y, point[x], lower_is_better)
     if at is None:
         return "outside the sweep", None
     gap = point[y] - at
