@@ -360,6 +360,21 @@ def _step_peak(step, optimizer=None) -> tuple[float, float]:
     return before / 2**20, (_rss_kib("VmHWM") - before) / 2**20
 
 
+def _measured_update(loss, optimizer, start_kib: int, shape: str) -> dict[str, float | str]:
+    """One optimizer update (`loss()`, backward, step) measured by `_step_peak`: the resident memory it starts from
+    above `start_kib` (weights and optimizer state), what it adds at its peak, and its CPU seconds."""
+
+    def step():
+        loss().backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    started = time.process_time()
+    before, peak = _step_peak(step, optimizer)
+    return {"shape": shape, "weights+optimizer": before - start_kib / 2**20, "activations": peak,
+            "cpu_s": time.process_time() - started}
+
+
 def measure_finetune_step(rows_wanted: int, max_length: int) -> dict[str, float]:
     """One Trainer-equivalent step (the model's own loss, backward, AdamW) on the `rows_wanted` longest training
     rows, on the distilgpt2-shaped rehearsal model, fp32 on this CPU."""
@@ -374,18 +389,9 @@ def measure_finetune_step(rows_wanted: int, max_length: int) -> dict[str, float]
     model, tokenizer = load_model(causal_lm_dir(), device="cpu")
     rows, _ = encode_pairs(tokenizer, prepare_pairs("support", seed=0).train, max_length)
     batch = collator_for(tokenizer)(sorted(rows, key=lambda r: -len(r["input_ids"]))[:rows_wanted])
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
     model.train()
-
-    def step():
-        model(**batch).loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-
-    started = time.process_time()
-    before, peak = _step_peak(step, optimizer)
-    return {"shape": f"{tuple(batch['input_ids'].shape)}", "weights+optimizer": before - start / 2**20,
-            "activations": peak, "cpu_s": time.process_time() - started}
+    return _measured_update(lambda: model(**batch).loss, torch.optim.AdamW(model.parameters(), lr=1e-5), start,
+                            f"{tuple(batch['input_ids'].shape)}")
 
 
 def measure_adversarial_step() -> dict[str, float]:
@@ -409,23 +415,18 @@ def measure_adversarial_step() -> dict[str, float]:
                                 torch.ones(rows, sizes.max_prompt, dtype=torch.long))
     responses = lm_policy.Responses(torch.randint(len(tokenizer), (rows, sizes.max_new_tokens), generator=generator),
                                     torch.ones(rows, sizes.max_new_tokens, dtype=torch.bool))
-    optimizer = torch.optim.AdamW(policy.parameters(), lr=1e-5)
     policy.eval()  # as `AdversarialLMTrainer`: no dropout in the log-probabilities
 
-    def step():
+    def loss():
         with torch.no_grad():
             reference_logp = lm_policy.token_log_probs(lm_policy.forward(reference, prompts, responses).logits,
                                                        prompts, responses)
         log_probs = lm_policy.token_log_probs(lm_policy.forward(policy, prompts, responses).logits, prompts,
                                               responses)
-        (-(log_probs - reference_logp).sum(dim=1).mean()).backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+        return -(log_probs - reference_logp).sum(dim=1).mean()
 
-    started = time.process_time()
-    before, peak = _step_peak(step, optimizer)
-    return {"shape": f"({rows}, {sizes.max_prompt + sizes.max_new_tokens})", "weights+optimizer": before - start / 2**20,
-            "activations": peak, "cpu_s": time.process_time() - started}
+    return _measured_update(loss, torch.optim.AdamW(policy.parameters(), lr=1e-5), start,
+                            f"({rows}, {sizes.max_prompt + sizes.max_new_tokens})")
 
 
 def measure_translation_batch() -> dict[str, float]:
