@@ -25,7 +25,7 @@ from pathlib import Path
 
 # The flags' choices, kept here so that --help answers without importing torch (a test checks that they are the
 # kit's: heygen_lib.profile.PROFILES, heygen_lib.gan.losses.LOSSES and heygen_lib.gan.training.RECIPES).
-PROFILE_NAMES = ("full", "smoke")
+PROFILE_NAMES = ("full", "smoke", "rehearsal")
 LOSS_NAMES = ("hinge", "rsgan", "standard", "wgan-gp")
 RECIPE_NAMES = ("relgan", "relgan_fast", "seqgan_fast", "seqgan_kit_v1", "seqgan_paper")
 # Notebook 03's recipes, the defaults: SeqGAN's and RelGAN's schedules with learning rates at which a run of tens to
