@@ -3,8 +3,8 @@ import pickle
 import pytest
 import torch
 
-from heygen_lib.gan.evaluation import (copy_rate, evaluation_noise, moved, oracle_metrics, place_against_curve,
-                                      temperature_sweep, text_metrics, unique_fraction)
+from heygen_lib.gan.evaluation import (copy_rate, direction, evaluation_noise, moved, oracle_metrics,
+                                      place_against_curve, temperature_sweep, text_metrics, unique_fraction)
 from heygen_lib.gan.generators import LSTMGenerator, LSTMGeneratorConfig, VAEGenerator, VAEGeneratorConfig
 from heygen_lib.gan.oracle import OracleConfig, build_oracle, nll_test, sample_oracle_data
 from heygen_lib.gan.text_data import Vocabulary, length_for, nll_per_token
@@ -113,6 +113,13 @@ def test_evaluation_noise_and_moves_beyond_three_std():
     noise = evaluation_noise(lambda g: {"x": next(calls)}, torch.nn.Linear(1, 1), repeats=3)
     assert noise["x"] == pytest.approx((2.0, 1.0))
     assert moved(2.0, 5.1, std=1.0) and not moved(2.0, 4.9, std=1.0)
+
+
+def test_direction_reads_a_move_beyond_three_std_as_better_or_worse_and_a_smaller_one_as_no_difference():
+    assert direction(2.0, 5.1, std=1.0) == "worse"  # an NLL went up
+    assert direction(2.0, -1.1, std=1.0) == "better"
+    assert direction(2.0, 4.9, std=1.0) == direction(2.0, -0.9, std=1.0) == "no difference"
+    assert direction(0.2, 0.5, std=0.01, lower_is_better=False) == "better"  # e.g. a BLEU score
 
 
 def test_a_point_is_placed_below_on_or_above_the_temperature_curve():

@@ -92,6 +92,14 @@ def moved(before: float, after: float, std: float, k: float = 3.0) -> bool:
     return abs(after - before) > k * std
 
 
+def direction(before: float, after: float, std: float, k: float = 3.0, lower_is_better: bool = True) -> str:
+    """"better", "worse" or "no difference": `after` read against `before` only once it `moved` beyond `k`
+    evaluation-noise standard deviations, in the metric's own direction (lower is better for an NLL)."""
+    if not moved(before, after, std, k):
+        return "no difference"
+    return "better" if (after < before) == lower_is_better else "worse"
+
+
 def curve_value(curve: Sequence[dict[str, float]], x: str, y: str, at: float, lower_is_better: bool = True
                 ) -> float | None:
     """The curve's best `y` at ``x = at``: interpolated linearly along the sweep in temperature order (between
