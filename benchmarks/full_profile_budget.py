@@ -333,11 +333,11 @@ def computed_memory(work: Work) -> dict[str, float]:
         # logits: fp16 (2) and their fp32 copy for the loss (4), its log-softmax (4) and that one's gradient (4)
         acts = activation_bytes(g, work.step_rows, work.step_tokens, 2, 14)
         return {"weights": g.params * (4 + 2) / GIB, "optimizer": g.params * 12 / GIB, "activations": acts / GIB}
-    # the adversarial step, fp32 throughout: logits (4) of prompt and response, the response's log-softmax (4) and
-    # its gradient (4), the gradient of the whole logits (4); a frozen fp32 reference model beside the policy
-    response_share = FULL.dialogue_gan.max_new_tokens / work.step_tokens
+    # the adversarial step, fp32 throughout: logits (4) at the response's positions only (`lm_policy.forward` keeps
+    # T + 1), their log-softmax (4) and its gradient (4), the logits' gradient (4); a frozen fp32 reference model
+    # beside the policy
     acts = activation_bytes(g, work.step_rows, work.step_tokens, 4, 0)
-    acts += work.step_rows * work.step_tokens * g.vocab * (4 + 4 + 8 * response_share)
+    acts += work.step_rows * (FULL.dialogue_gan.max_new_tokens + 1) * g.vocab * (4 + 4 + 4 + 4)
     return {"weights": 2 * g.params * 4 / GIB, "optimizer": g.params * 12 / GIB, "activations": acts / GIB}
 
 
@@ -420,9 +420,8 @@ def measure_adversarial_step() -> dict[str, float]:
     def loss():
         with torch.no_grad():
             reference_logp = lm_policy.token_log_probs(lm_policy.forward(reference, prompts, responses).logits,
-                                                       prompts, responses)
-        log_probs = lm_policy.token_log_probs(lm_policy.forward(policy, prompts, responses).logits, prompts,
-                                              responses)
+                                                       responses)
+        log_probs = lm_policy.token_log_probs(lm_policy.forward(policy, prompts, responses).logits, responses)
         return -(log_probs - reference_logp).sum(dim=1).mean()
 
     return _measured_update(loss, torch.optim.AdamW(policy.parameters(), lr=1e-5), start,

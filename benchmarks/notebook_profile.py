@@ -32,6 +32,7 @@ def run_cells(notebook: Path) -> tuple[list[dict], pstats.Stats]:
 
     cells = [c for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "code"]
     shell = InteractiveShell.instance()
+    shell.enable_gui = lambda gui=None: None  # `%matplotlib inline` asks for a GUI loop; plots go nowhere here
     os.chdir(notebook.parent)
     profiler, timings = cProfile.Profile(time.process_time), []  # CPU seconds: load-independent
     for index, cell in enumerate(cells):

@@ -67,17 +67,37 @@ def test_masked_positions_get_no_gradient_and_no_kl():
     assert log_probs.grad[0, :2].abs().min().item() > 0
 
 
-def test_token_log_probs_score_response_tokens_only_from_the_position_before_each():
-    prompts = lm_policy.Prompts(torch.tensor([[7, 8, 9]]), torch.ones(1, 3, dtype=torch.long))
-    responses = lm_policy.Responses(torch.tensor([[1, 2, 0]]), torch.tensor([[True, True, False]]))
-    logits = torch.zeros(1, 6, 4)
-    logits[0, 2, 1] = 10.0  # the last context position predicts the first response token
-    logits[0, 3, 2] = 10.0
-    logits[0, 0:2] = 100.0  # context positions that predict context tokens: never read
-    out = lm_policy.token_log_probs(logits, prompts, responses)
-    assert out[0, 2].item() == 0.0
-    assert out[0, :2].tolist() == pytest.approx([torch.log_softmax(logits[0, 2], -1)[1].item(),
-                                                 torch.log_softmax(logits[0, 3], -1)[2].item()])
+class _WithoutLogitsToKeep(torch.nn.Module):
+    """A causal LM whose forward takes no ``logits_to_keep`` (transformers before 4.45): every position projected."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, input_ids, attention_mask, position_ids, output_hidden_states=False):
+        return self.inner(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                          output_hidden_states=output_hidden_states)
+
+
+@pytest.mark.parametrize("wrapped", [False, True], ids=["logits_to_keep", "without it"])
+def test_token_log_probs_score_each_response_token_from_the_position_before_it_and_never_the_context(
+        model_and_tokenizer, wrapped):
+    model, tokenizer = model_and_tokenizer
+    pad = tokenizer.pad_token_id
+    prompts = lm_policy.Prompts(torch.tensor([[pad, 7, 8, 9], [5, 6, 7, 8]]), torch.tensor([[0, 1, 1, 1], [1, 1, 1, 1]]))
+    responses = lm_policy.Responses(torch.tensor([[11, 12, pad], [13, 14, 15]]),
+                                    torch.tensor([[True, True, False], [True, True, True]]))
+    with torch.no_grad():
+        out = lm_policy.forward(_WithoutLogitsToKeep(model) if wrapped else model, prompts, responses)
+        ids = torch.cat([prompts.ids, responses.ids], 1)
+        mask = torch.cat([prompts.mask, responses.mask.long()], 1)
+        every = model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(1) - 1).clamp(min=0)).logits
+    assert out.logits.shape[1] == 3 + 1  # the prompt's last position, then one per response token
+    torch.testing.assert_close(out.logits, every[:, 3:], rtol=1e-5, atol=1e-5)
+    log_probs = lm_policy.token_log_probs(out.logits, responses)
+    expected = every[:, 3:6].log_softmax(-1).gather(2, responses.ids[:, :, None])[:, :, 0] * responses.mask
+    torch.testing.assert_close(log_probs, expected, rtol=1e-5, atol=1e-5)
+    assert log_probs[0, 2].item() == 0.0  # off the mask
 
 
 def test_response_mask_ends_after_the_first_end_token():

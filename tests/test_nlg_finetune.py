@@ -5,6 +5,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, TrainingArguments
 from heygen_lib.data import Pair, Turn
 from heygen_lib.nlg.finetune import (FineTuneConfig, checkpoint_to_resume, fine_tune, freeze_layers, load_model,
                                      planned_steps, save_model, set_dropout, tokenizer_texts, training_arguments)
+from heygen_lib.nlg.hf_training import ScoredPositions, loss_on_scored_positions
+from heygen_lib.nlg.rows import IGNORE, collator_for, encode_pairs
 from heygen_lib.tiny_models import TinyCausalLMConfig, build_tiny_causal_lm
 
 THINGS, STATES = ("parcel", "kettle", "refund", "app"), ("late", "broken", "missing")
@@ -159,3 +161,35 @@ def test_a_resume_starts_from_the_newest_checkpoint_and_a_fresh_output_folder_fr
         (output / f"checkpoint-{step}").mkdir(parents=True)
     (output / "checkpoint-99").write_text("")  # a file, not a checkpoint folder
     assert checkpoint_to_resume(output) == str(output / "checkpoint-10")
+
+
+def test_the_loss_from_the_scored_positions_alone_is_the_models_own_loss(folder):
+    model, tok = load(folder)
+    rows, _ = encode_pairs(tok, TRAIN, 48)
+    plain = collator_for(tok)
+    settings = loss_on_scored_positions(model, plain)
+    assert isinstance(settings["data_collator"], ScoredPositions)  # transformers 5 projects a mask of positions
+    batch = settings["data_collator"](rows)
+    scored = int((batch["labels"][:, 1:] != IGNORE).sum())
+    with torch.no_grad():
+        everywhere = model(**plain(rows))
+        labels = batch.pop("labels")
+        outputs = model(**batch)
+    assert outputs.logits.shape == (scored, everywhere.logits.size(-1))  # only the scored positions are projected
+    torch.testing.assert_close(settings["compute_loss_func"](outputs, labels), everywhere.loss)
+    torch.testing.assert_close(settings["compute_loss_func"](outputs, labels, num_items_in_batch=2 * scored),
+                               everywhere.loss / 2)  # a sum over an accumulated batch of twice the tokens
+
+
+def test_fine_tuning_on_the_scored_positions_follows_the_same_losses_as_on_every_position(folder, tmp_path,
+                                                                                        monkeypatch):
+    import heygen_lib.nlg.finetune as finetune
+
+    def history(name):
+        model, tok = load(folder)
+        return [r["loss"] for r in fine_tune(model, tok, TRAIN, DEV, quick(max_steps=3), tmp_path / name,
+                                             progress=False).history]
+
+    scored = history("scored")
+    monkeypatch.setattr(finetune, "loss_on_scored_positions", lambda model, collator: {"data_collator": collator})
+    assert scored == pytest.approx(history("every"), rel=1e-4)

@@ -104,7 +104,7 @@ class LMPairFeatures:
         c = (hidden[:, :p] * pm).sum(1) / pm.sum(1).clamp(min=1)
         r = (hidden[:, p:] * rm).sum(1) / rm.sum(1).clamp(min=1)
         lengths = responses.lengths.to(hidden.device).float()
-        nll = -lm_policy.token_log_probs(output.logits, prompts, responses).sum(1) / lengths.clamp(min=1)
+        nll = -lm_policy.token_log_probs(output.logits, responses).sum(1) / lengths.clamp(min=1)
         ended = (responses.ids.to(hidden.device) == self.tokenizer.eos_token_id).any(1).float()
         overlap = overlap_features(contexts, lm_policy.decode(self.tokenizer, responses)).to(hidden.device)
         close = torch.stack([F.cosine_similarity(c, r, dim=-1), (c - r).norm(dim=-1)], dim=-1)

@@ -7,6 +7,7 @@ up to and including ``<|endoftext|>``.
 
     prompts -> (ids [B, P], mask [B, P])               left-padded, so every response starts at column P
     sample(...) -> Responses(ids [B, T], mask [B, T])  right-padded; mask True on the response's own tokens
+    forward(...).logits -> [B, T + 1, V]               from the prompt's last position on (context logits skipped)
     token_log_probs(...) -> [B, T]                     log p(y_t | context, y_<t), 0 where mask is False
 
 Only response tokens ever get a log-probability: the context is given, never scored, so no policy gradient, KL
@@ -15,6 +16,7 @@ term or teacher-forcing loss touches a context token.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -109,19 +111,38 @@ def sample(model, tokenizer, prompts: Prompts, max_new_tokens: int, temperature:
 
 
 def forward(model, prompts: Prompts, responses: Responses, hidden: bool = False):
-    """The model's output on prompt + response (positions counted from each row's first real token)."""
+    """The model's output on prompt + response (positions counted from each row's first real token). Its logits cover
+    only the last T + 1 positions, from the prompt's last token on: the ones that predict response tokens. The
+    vocabulary projection of the context positions, which are never scored, is skipped where the model allows it
+    (``logits_to_keep``), and cut off here where it does not; `token_log_probs` reads logits of this shape."""
     device = next(model.parameters()).device
     ids = torch.cat([prompts.ids, responses.ids], dim=1).to(device)
     mask = torch.cat([prompts.mask, responses.mask.long()], dim=1).to(device)
     positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
-    return model(input_ids=ids, attention_mask=mask, position_ids=positions, output_hidden_states=hidden)
+    keep = responses.ids.size(1) + 1
+    out = model(input_ids=ids, attention_mask=mask, position_ids=positions, output_hidden_states=hidden,
+                **keep_last_logits(model, keep))
+    if out.logits.size(1) != keep:
+        out.logits = out.logits[:, -keep:]
+    return out
 
 
-def token_log_probs(logits: torch.Tensor, prompts: Prompts, responses: Responses) -> torch.Tensor:
-    """log p(y_t | context, y_<t) for each response token, from the logits of `forward`: [B, T], 0 off the mask.
-    Position P - 1 + t (the token before y_t) predicts y_t; context positions are never scored."""
-    p, t = prompts.ids.size(1), responses.ids.size(1)
-    predicting = logits[:, p - 1 : p + t - 1].float().log_softmax(dim=-1)  # [B, T, V]
+def keep_last_logits(model, count: int) -> dict[str, int]:
+    """The keyword that makes `model` project only its last `count` positions onto the vocabulary: ``logits_to_keep``
+    (transformers >= 4.50), ``num_logits_to_keep`` (4.45-4.49), or none (older: every position is projected)."""
+    accepted = inspect.signature(getattr(model, "module", model).forward).parameters  # DDP wraps the model
+    for name in ("logits_to_keep", "num_logits_to_keep"):
+        if name in accepted:
+            return {name: count}
+    return {}
+
+
+def token_log_probs(logits: torch.Tensor, responses: Responses) -> torch.Tensor:
+    """log p(y_t | context, y_<t) for each response token, from the logits of `forward` ([B, T + 1, V], the first
+    at the prompt's last position): [B, T], 0 off the mask. The position before y_t predicts y_t; context
+    positions are never scored."""
+    t = responses.ids.size(1)
+    predicting = logits[:, :t].float().log_softmax(dim=-1)  # [B, T, V]
     mask = responses.mask.to(logits.device)
     picked = predicting.gather(2, responses.ids.to(logits.device)[:, :, None])[:, :, 0]
     return picked * mask
@@ -143,7 +164,7 @@ def response_nll(model, tokenizer, contexts: Sequence[Sequence[Turn]], texts: Se
         for start in range(0, len(texts), batch_size):
             prompts = encode_prompts(tokenizer, contexts[start : start + batch_size], max_prompt)
             responses = encode_responses(tokenizer, texts[start : start + batch_size], max_tokens)
-            logp = token_log_probs(forward(model, prompts, responses).logits, prompts, responses).cpu()
+            logp = token_log_probs(forward(model, prompts, responses).logits, responses).cpu()
             totals.append(-logp.sum(dim=1))
             counts.append(responses.lengths)
     return torch.cat(totals), torch.cat(counts)

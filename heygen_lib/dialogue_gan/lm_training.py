@@ -186,7 +186,7 @@ class AdversarialLMTrainer:
         samples = lm_policy.sample(self.policy, self.tokenizer, repeated, cfg.max_new_tokens, 1.0,
                                    seed=self._seed(index))
         ref_out = lm_policy.forward(self.reference, repeated, samples, hidden=True)
-        ref_log_probs = lm_policy.token_log_probs(ref_out.logits, repeated, samples)
+        ref_log_probs = lm_policy.token_log_probs(ref_out.logits, samples)
         contexts = [p.context for p in pairs for _ in range(cfg.samples_per_context)]  # as `repeat` orders them
         fake = self.features.from_output(ref_out, repeated, samples, contexts)
         return _Shard(index, pairs, prompts, repeated, samples, ref_log_probs, fake,
@@ -212,7 +212,7 @@ class AdversarialLMTrainer:
             pg, kls, teacher = [], [], torch.zeros((), device=self.device)
             for shard, baseline in zip(shards, baselines):
                 log_probs = lm_policy.token_log_probs(lm_policy.forward(policy, shard.repeated, shard.samples).logits,
-                                                      shard.repeated, shard.samples)
+                                                      shard.samples)
                 mask = shard.samples.mask.to(log_probs.device)
                 kl = sequence_kl(log_probs, shard.ref_log_probs.to(log_probs.device), mask)
                 pg.append(policy_gradient_loss(log_probs, mask, shard.rewards.to(log_probs.device), baseline, kl,
@@ -222,7 +222,7 @@ class AdversarialLMTrainer:
                     real = lm_policy.encode_responses(self.tokenizer, [p.response.text for p in shard.pairs],
                                                       cfg.max_new_tokens)
                     real_logp = lm_policy.token_log_probs(lm_policy.forward(policy, shard.prompts, real).logits,
-                                                          shard.prompts, real)
+                                                          real)
                     teacher = teacher - real_logp.sum() / real_tokens * self.processes
             pg_loss = torch.stack(pg).mean()  # shards are equal: the mean of their means is the mean over samples
             loss = cfg.reward_weight * pg_loss + cfg.teacher_forcing * teacher

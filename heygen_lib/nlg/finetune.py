@@ -29,8 +29,8 @@ from transformers.trainer_utils import get_last_checkpoint
 from heygen_lib import distributed
 from heygen_lib.data.pairs import Pair
 from heygen_lib.data.dialogue_format import DialogueFormat, add_format_tokens
-from heygen_lib.nlg.hf_training import (PRECISIONS, StopOnNonFiniteLoss, make_trainer, precision_flags,
-                                        training_arguments)
+from heygen_lib.nlg.hf_training import (PRECISIONS, StopOnNonFiniteLoss, loss_on_scored_positions, make_trainer,
+                                        precision_flags, training_arguments)
 from heygen_lib.nlg.rows import RowReport, collator_for, encode_pairs
 from heygen_lib.nlg.standin import standin_dir
 from heygen_lib.paths import artifacts_dir
@@ -386,8 +386,8 @@ def fine_tune(
     if config.early_stopping_patience:
         trainer_callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience,
                                                        early_stopping_threshold=config.early_stopping_threshold))
-    trainer = make_trainer(trained, tokenizer, args=args, data_collator=collator_for(tokenizer), train_dataset=train_rows,
-                       eval_dataset=dev_rows, callbacks=trainer_callbacks)
+    trainer = make_trainer(trained, tokenizer, args=args, train_dataset=train_rows, eval_dataset=dev_rows,
+                           callbacks=trainer_callbacks, **loss_on_scored_positions(trained, collator_for(tokenizer)))
     if not progress:
         trainer.remove_callback(PrinterCallback)  # it would print every log record
     if not getattr(args, "eval_on_start", False):  # a step-0 record, the dev loss before fine-tuning, by hand

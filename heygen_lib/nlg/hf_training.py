@@ -1,8 +1,9 @@
 """The plumbing between the kit and `transformers`' Trainer, shared by pretraining and fine-tuning.
 
 Everything that differs between transformers versions (argument names that were renamed, values whose meaning
-changed), the precision flags and the stop on a non-finite loss live here, once (with `heygen_lib.quiet` for the
-per-file progress bars); `pretrain` and `finetune` import them and hold only their own recipe.
+changed), the precision flags, the stop on a non-finite loss and the loss read only where it is scored live here,
+once (with `heygen_lib.quiet` for the per-file progress bars); `pretrain` and `finetune` import them and hold only
+their own recipe.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ import inspect
 import math
 
 import torch
+import torch.nn.functional as F
+import transformers.modeling_utils
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from heygen_lib.adversarial_state import TrainingDiverged
+from heygen_lib.nlg.rows import IGNORE
 from heygen_lib.profile import native_bf16
 
 PRECISIONS = ("auto", "no", "fp16", "bf16")
@@ -49,6 +53,48 @@ def make_trainer(model, tokenizer, **kwargs) -> Trainer:
     accepted = inspect.signature(Trainer.__init__).parameters
     key = "processing_class" if "processing_class" in accepted else "tokenizer"
     return Trainer(model=model, **{key: tokenizer}, **kwargs)
+
+
+class ScoredPositions:
+    """A collator's batches plus ``logits_to_keep``: True at each position whose next token is in the loss.
+
+    A causal LM then projects only those positions onto its vocabulary. In a (context, response) row only the
+    response is scored, so the context's logits, most of a row and for a small model most of a step's work (the
+    vocabulary projection outweighs its blocks), are never computed: 1.8x a fine-tuning step of the shipped stand-in
+    on 2 CPU cores (38% of its padded positions are scored). `scored_loss` reads the logits this gives."""
+
+    def __init__(self, collator):
+        self.collator = collator
+
+    def __call__(self, rows):
+        batch = self.collator(rows)
+        keep = torch.zeros_like(batch["labels"], dtype=torch.bool)
+        keep[:, :-1] = batch["labels"][:, 1:] != IGNORE  # position t predicts token t + 1
+        return {**batch, "logits_to_keep": keep}
+
+
+def scored_loss(outputs, labels: torch.Tensor, num_items_in_batch=None) -> torch.Tensor:
+    """The causal LM loss from the logits of the scored positions only ([N, V], in row order; `ScoredPositions`):
+    the same number as the model's own loss over every position. Summed over `num_items_in_batch` tokens when the
+    Trainer counts them across accumulated batches, else the mean."""
+    targets = labels[:, 1:][labels[:, 1:] != IGNORE]
+    logits = outputs.logits.float()
+    if num_items_in_batch is None:
+        return F.cross_entropy(logits, targets)
+    return F.cross_entropy(logits, targets, reduction="sum") / num_items_in_batch
+
+
+def loss_on_scored_positions(model, collator) -> dict:
+    """`make_trainer`'s ``data_collator`` and ``compute_loss_func`` for `model`: the scored positions only where
+    the model can project a boolean mask of positions (transformers' `slice_logits_to_keep`), else the collator
+    as it is and the model's own loss."""
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model  # a LoRA-wrapped model
+    takes_mask = (hasattr(transformers.modeling_utils, "slice_logits_to_keep")
+                  and "logits_to_keep" in inspect.signature(inner.forward).parameters
+                  and not getattr(inner.config, "is_encoder_decoder", False))
+    if not takes_mask:
+        return {"data_collator": collator}
+    return {"data_collator": ScoredPositions(collator), "compute_loss_func": scored_loss}
 
 
 def precision_flags(choice: str) -> dict[str, bool]:
