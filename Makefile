@@ -33,8 +33,11 @@ IPYWIDGETS7 := .ipywidgets7
 run: $(STAMP)
 	$(BIN)/heygen-run-notebooks
 
+# One pytest worker per core, each on one torch thread (two threads per process on two cores would oversubscribe
+# them); conftest.py groups what must run together and in order (a notebook's cells, the notebooks that read each
+# other's artifacts, a test module). `.venv/bin/python -m pytest` alone runs the same tests serially.
 test: $(STAMP) $(IPYWIDGETS7)/.installed
-	HEYGEN_PROFILE=smoke HEYGEN_LESSONS=strict $(BIN)/python -m pytest
+	HEYGEN_PROFILE=smoke HEYGEN_LESSONS=strict OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n auto --dist loadgroup
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/

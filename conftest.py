@@ -29,6 +29,23 @@ def pytest_addoption(parser):
                           f"(default {','.join(FRESH_ARTIFACTS)})")
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+    """Groups for ``pytest -n auto --dist loadgroup`` (`make test`): each group runs whole, in order, on one worker.
+    A test module is a group (its module fixtures are built once); so is each notebook that stands alone
+    (`FRESH_ARTIFACTS`); the notebooks that read what another wrote (02 and 04 for 05, 05 for 06) are one group,
+    so they run in order on one worker, as in a serial run."""
+    for item in items:
+        path = Path(str(item.fspath))
+        if path.suffix != ".ipynb":
+            group = path.stem
+        elif path.name.startswith(fresh_prefixes(config)):
+            group = f"notebook-{path.stem[:2]}"
+        else:
+            group = "notebooks-that-share-artifacts"
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 def pytest_configure(config):
     config.fresh_artifacts = {}  # notebook path -> its fresh folder
 

@@ -79,7 +79,7 @@ def perplexity(
 @torch.inference_mode()
 def generate_responses(
     model, tokenizer, contexts: Sequence[Sequence[Turn]], max_new_tokens: int = 48, seed: int = 0,
-    batch_size: int = 16, max_length: int | None = None, fmt: DialogueFormat = DialogueFormat(),
+    batch_size: int = 64, max_length: int | None = None, fmt: DialogueFormat = DialogueFormat(),
     repetition_penalty: float = REPETITION_PENALTY, **generate_kwargs,
 ) -> list[str]:
     """One response per context (in order), ending at the model's end token or after `max_new_tokens`.
@@ -87,7 +87,8 @@ def generate_responses(
     Greedy decoding with `repetition_penalty` (1.0: plain greedy) unless `generate_kwargs` say otherwise (e.g.
     ``do_sample=True, top_p=0.9``); sampling is seeded with `seed`, without touching the caller's random state.
     Prompts longer than `max_length` minus `max_new_tokens` (default: the model's position limit; an
-    encoder-decoder's prompt gets all `max_length`) lose their oldest context first, as in training.
+    encoder-decoder's prompt gets all `max_length`) lose their oldest context first, as in training. Batches of 64
+    gave the same greedy replies as batches of 16 with a third less CPU time (the stand-in, 88 test contexts).
     """
     if max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
