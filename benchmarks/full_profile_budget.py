@@ -8,9 +8,10 @@ the memory of each notebook's largest step measured on this CPU as a check.
 **Memory.** Parameters and optimizer state follow from the models (AdamW: two fp32 moments; with mixed precision also
 fp32 weights and gradients: 16 bytes per trained parameter). The largest step's activations are computed from its
 shapes (per layer, per token, Korthikanti et al. 2022, "Reducing activation recomputation", section 4.1, without the
-attention matrix: PyTorch's SDPA kernels do not store it) plus the logits, which dominate at GPT-2's 50,260-token
-vocabulary. As a check the same step runs here at the same shapes, on the rehearsal models (`heygen_lib.rehearsal`),
-in a fresh process whose resident-memory high-water mark is reset before the step.
+attention matrix: PyTorch's SDPA kernels do not store it) plus the logits over GPT-2's 50,260-token vocabulary, kept
+only where a loss reads them (the response's positions). As a check the same step runs here at the same shapes, on
+the rehearsal models (`heygen_lib.rehearsal`), in a fresh process whose resident-memory high-water mark is reset
+before the step.
 
 **Time.** Every notebook's work is counted from the full profile (`heygen_lib.profile.PROFILES["full"]`) and the
 support set's real sizes: training and forward FLOPs (2 x parameters per token forward, 3x that with backward),
@@ -135,6 +136,7 @@ class Data:
     longest_row: int
     response_tokens: float
     context_words: float
+    longest_batch_scored: int  # scored positions (response and end token) in the batch of the longest rows
 
 
 def support_data() -> Data:
@@ -143,7 +145,7 @@ def support_data() -> Data:
     from heygen_lib.augment.selection import target_texts
     from heygen_lib.data import prepare_pairs
     from heygen_lib.nlg.finetune import load_model
-    from heygen_lib.nlg.rows import encode_pairs
+    from heygen_lib.nlg.rows import IGNORE, encode_pairs
     from heygen_lib.rehearsal import causal_lm_dir, ensure_models
 
     ensure_models()
@@ -151,9 +153,11 @@ def support_data() -> Data:
     _, tokenizer = load_model(causal_lm_dir(), device="cpu")
     rows, _ = encode_pairs(tokenizer, prepared.train, FULL.nlg.max_length)
     lengths = [len(r["input_ids"]) for r in rows]
+    longest = sorted(rows, key=lambda r: len(r["input_ids"]))[-FULL.nlg.batch_size:]
     return Data(len(prepared.train), len(prepared.dev), len(prepared.test), statistics.fmean(lengths), max(lengths),
                 statistics.fmean(len(tokenizer(p.response.text)["input_ids"]) for p in prepared.train),
-                statistics.fmean(len(t.split()) for t in target_texts(prepared.train, "context")))
+                statistics.fmean(len(t.split()) for t in target_texts(prepared.train, "context")),
+                sum(sum(label != IGNORE for label in r["labels"]) for r in longest))
 
 
 # --- the work of each notebook ---------------------------------------------------------------------------------------
@@ -167,6 +171,7 @@ class Work:
     step_rows: int = 0
     step_tokens: int = 0
     trained: str = ""  # which model the largest step trains
+    scored_positions: int = 0  # positions of the largest step projected onto the vocabulary; 0: all of them
     mixed_precision: bool = True
     train_tokens: float = 0.0  # tokens through forward and backward
     forward_tokens: float = 0.0  # tokens through forward only (evaluation, features, perplexity)
@@ -281,7 +286,8 @@ def notebook_work(data: Data, cpu: dict[str, float]) -> list[Work]:
     works.append(w)
 
     w = Work("05_fine_tuning", f"Trainer step: {nlg.batch_size} rows x {data.longest_row} tokens (the longest rows)",
-             nlg.batch_size, data.longest_row, "distilgpt2 (AdamW, fp16 autocast)")
+             nlg.batch_size, data.longest_row, "distilgpt2 (AdamW, fp16 autocast)",
+             scored_positions=data.longest_batch_scored)
     steps, evals = steps_and_evals(data.train, nlg.epochs)
     # pretrained, random init, the other seeds, and the saved main run (the base is a hub model, not the stand-in)
     fine_tune_runs(w, data, steps, evals, runs=2 + (len(nlg.seeds) - 1) + 1, gen_contexts=data.test,
@@ -299,7 +305,8 @@ def notebook_work(data: Data, cpu: dict[str, float]) -> list[Work]:
     works.append(w)
 
     w = Work("06_chatbot", f"retraining step: {nlg.batch_size} rows x {nlg.max_length} tokens",
-             nlg.batch_size, nlg.max_length, "distilgpt2 (AdamW, fp16 autocast)")
+             nlg.batch_size, nlg.max_length, "distilgpt2 (AdamW, fp16 autocast)",
+             scored_positions=data.longest_batch_scored)
     retrain_steps, replay = 200, 1000  # the notebook's parameters cell in the full profile
     rows = 4 * 6 + replay
     fine_tune_runs(w, data, retrain_steps, math.ceil(retrain_steps / math.ceil(rows / nlg.batch_size)) + 1)
@@ -330,8 +337,9 @@ def computed_memory(work: Work) -> dict[str, float]:
         return {"weights": 0.0, "optimizer": 0.0, "activations": logits / GIB}
     g = gpt2()
     if work.mixed_precision:  # Trainer with fp16 autocast: fp32 weights and gradients, AdamW's two moments
-        # logits: fp16 (2) and their fp32 copy for the loss (4), its log-softmax (4) and that one's gradient (4)
-        acts = activation_bytes(g, work.step_rows, work.step_tokens, 2, 14)
+        # logits at the scored positions only (`hf_training.ScoredPositions`): fp16 (2) and their fp32 copy for the
+        # loss (4), its log-softmax (4) and that one's gradient (4)
+        acts = activation_bytes(g, work.step_rows, work.step_tokens, 2, 0) + work.scored_positions * g.vocab * 14
         return {"weights": g.params * (4 + 2) / GIB, "optimizer": g.params * 12 / GIB, "activations": acts / GIB}
     # the adversarial step, fp32 throughout: logits (4) at the response's positions only (`lm_policy.forward` keeps
     # T + 1), their log-softmax (4) and its gradient (4), the logits' gradient (4); a frozen fp32 reference model
@@ -376,21 +384,32 @@ def _measured_update(loss, optimizer, start_kib: int, shape: str) -> dict[str, f
 
 
 def measure_finetune_step(rows_wanted: int, max_length: int) -> dict[str, float]:
-    """One Trainer-equivalent step (the model's own loss, backward, AdamW) on the `rows_wanted` longest training
-    rows, on the distilgpt2-shaped rehearsal model, fp32 on this CPU."""
+    """One Trainer-equivalent step (fine-tuning's loss on the scored positions, backward, AdamW) on the
+    `rows_wanted` longest training rows, on the distilgpt2-shaped rehearsal model, fp32 on this CPU."""
     import torch
 
     from heygen_lib.data import prepare_pairs
     from heygen_lib.nlg.finetune import load_model
+    from heygen_lib.nlg.hf_training import loss_on_scored_positions
     from heygen_lib.nlg.rows import collator_for, encode_pairs
     from heygen_lib.rehearsal import causal_lm_dir
 
     start = _rss_kib("VmRSS")
     model, tokenizer = load_model(causal_lm_dir(), device="cpu")
     rows, _ = encode_pairs(tokenizer, prepare_pairs("support", seed=0).train, max_length)
-    batch = collator_for(tokenizer)(sorted(rows, key=lambda r: -len(r["input_ids"]))[:rows_wanted])
+    settings = loss_on_scored_positions(model, collator_for(tokenizer))
+    batch = settings["data_collator"](sorted(rows, key=lambda r: -len(r["input_ids"]))[:rows_wanted])
+    loss = settings.get("compute_loss_func")
+
+    def step():
+        if not loss:
+            return model(**batch).loss
+        inputs = dict(batch)
+        labels = inputs.pop("labels")
+        return loss(model(**inputs), labels)
+
     model.train()
-    return _measured_update(lambda: model(**batch).loss, torch.optim.AdamW(model.parameters(), lr=1e-5), start,
+    return _measured_update(step, torch.optim.AdamW(model.parameters(), lr=1e-5), start,
                             f"{tuple(batch['input_ids'].shape)}")
 
 
@@ -578,7 +597,8 @@ def markdown(rows: list[dict], data: Data, command: str, when: str) -> str:
         "Computed: weights (fp32; with autocast also their fp16 copies), optimizer state (fp32 gradients and AdamW's",
         "two moments), activations kept for backward (34 h bytes per layer and token in 16-bit, 66 h in fp32;",
         "Korthikanti et al. 2022 without the attention matrix, which SDPA does not store) plus the logits over",
-        "50,260 tokens, which dominate. Measured, in a fresh process on this CPU, fp32 everywhere: resident memory",
+        "50,260 tokens at the positions a loss reads (the response's; context positions are never projected).",
+        "Measured, in a fresh process on this CPU, fp32 everywhere: resident memory",
         "before the step (weights and AdamW's moments, allocated by a step on zero gradients; the 02 and 03 rows: the",
         "models and data) and what the step added at its peak (its activations and gradients: an upper bound for",
         "autocast's 16-bit activations, about equal for the dialogue GAN's fp32 step).",

@@ -3,9 +3,6 @@ import math
 import pytest
 import torch
 
-from heygen_lib.data import Dialogue, Turn, build_pairs
-from heygen_lib.dialogue_gan.data import build_vocabulary, encode_pairs
-from heygen_lib.dialogue_gan.lstm.discriminator import PairDiscriminator, PairDiscriminatorConfig
 from heygen_lib.dialogue_gan.lstm.evaluation import (
     Comparison,
     compare_generators,
@@ -16,26 +13,16 @@ from heygen_lib.dialogue_gan.lstm.evaluation import (
     side_by_side,
     text_metrics,
 )
-from heygen_lib.dialogue_gan.lstm.generator import Seq2SeqConfig, Seq2SeqGenerator
 
-ITEMS = ["kettle", "toaster", "blender", "fridge", "lamp", "radio"]
+from toy_dialogues import ITEMS, encoded, tiny_models, toy_pairs
+
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
 def setup():
-    dialogues = []
-    for i, item in enumerate(ITEMS):
-        turns = (Turn("customer", f"where is my {item}?"), Turn("agent", f"Your {item} ships today."),
-                 Turn("customer", "thanks"), Turn("agent", "You are welcome!"))
-        dialogues.append(Dialogue(f"d{i}", turns, "toy"))
-    pairs = build_pairs(dialogues, response_speaker="agent")
-    vocab = build_vocabulary(pairs, max_size=100)
-    data = encode_pairs(pairs, vocab, context_len=10, response_len=8)
-    torch.manual_seed(0)
-    generator = Seq2SeqGenerator(Seq2SeqConfig(len(vocab), response_len=8, embed_dim=16, hidden_dim=16))
-    discriminator = PairDiscriminator(PairDiscriminatorConfig(len(vocab), embed_dim=16, filters=8, mlp_dim=16))
-    return vocab, data, generator, discriminator
+    vocab, data = encoded(toy_pairs(ITEMS[:6]), context_len=10)
+    return vocab, data, *tiny_models(vocab)
 
 
 def test_real_responses_score_bleu_one_against_themselves():

@@ -1,33 +1,21 @@
 import pytest
-import torch
 
 from heygen_lib.augment.filters import LengthFilter
-from heygen_lib.data import Dialogue, Turn, build_pairs, load_pairs
-from heygen_lib.dialogue_gan.data import build_vocabulary, encode_pairs
-from heygen_lib.dialogue_gan.lstm.discriminator import PairDiscriminator, PairDiscriminatorConfig
+from heygen_lib.data import load_pairs
 from heygen_lib.dialogue_gan.export import default_filters, file_sha256
 from heygen_lib.dialogue_gan.lstm.export import export_candidates
-from heygen_lib.dialogue_gan.lstm.generator import Seq2SeqConfig, Seq2SeqGenerator
 from heygen_lib.dialogue_gan.review import candidate_key
 from heygen_lib.dialogue_gan.lstm.training import DialogueGANConfig, DialogueGANTrainer, train_mle
 
-ITEMS = ["kettle", "toaster", "blender", "fridge", "lamp", "radio", "mixer", "heater"]
+from toy_dialogues import encoded, tiny_models, toy_pairs
+
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    dialogues = []
-    for i, item in enumerate(ITEMS):
-        turns = (Turn("customer", f"where is my {item}?"), Turn("agent", f"Your {item} ships today."),
-                 Turn("customer", "great thanks"), Turn("agent", "You are welcome!"))
-        dialogues.append(Dialogue(f"d{i}", turns, "toy"))
-    pairs = build_pairs(dialogues, response_speaker="agent")
-    vocab = build_vocabulary(pairs, max_size=100)
-    train = encode_pairs(pairs, vocab, context_len=12, response_len=8)
-    torch.manual_seed(0)
-    generator = Seq2SeqGenerator(Seq2SeqConfig(len(vocab), response_len=8, embed_dim=16, hidden_dim=16))
-    discriminator = PairDiscriminator(PairDiscriminatorConfig(len(vocab), embed_dim=16, filters=8, mlp_dim=16))
+    vocab, train = encoded(toy_pairs(thanks="great thanks"), context_len=12)
+    generator, discriminator = tiny_models(vocab)
     trainer = DialogueGANTrainer(generator, discriminator, train, vocab, DialogueGANConfig(batch_size=8, mle_lr=1e-2))
     train_mle(trainer, 15)
     checkpoint = trainer.save(tmp_path_factory.mktemp("gan") / "gan.pt")

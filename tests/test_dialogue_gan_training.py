@@ -3,11 +3,8 @@ import copy
 import pytest
 import torch
 
-from heygen_lib.data import Dialogue, Turn, build_pairs
-from heygen_lib.dialogue_gan.data import EOS_ID, PAD_ID, build_vocabulary, encode_pairs
-from heygen_lib.dialogue_gan.lstm.discriminator import PairDiscriminator, PairDiscriminatorConfig
+from heygen_lib.dialogue_gan.data import EOS_ID, PAD_ID
 from heygen_lib.dialogue_gan.lstm.evaluation import nll
-from heygen_lib.dialogue_gan.lstm.generator import Seq2SeqConfig, Seq2SeqGenerator
 from heygen_lib.dialogue_gan.negatives import NegativeMix
 from heygen_lib.dialogue_gan.lstm.training import (
     DialogueGANConfig,
@@ -18,34 +15,22 @@ from heygen_lib.dialogue_gan.lstm.training import (
     train_mle,
 )
 
+from toy_dialogues import encoded, tiny_models, toy_pairs
+
 ITEMS = ["kettle", "toaster", "blender", "fridge", "lamp", "radio", "kettle lid", "mixer"]
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def toy_pairs():
-    dialogues = []
-    for i, item in enumerate(ITEMS):
-        turns = (Turn("customer", f"where is my {item} order?"), Turn("agent", f"Your {item} ships today."),
-                 Turn("customer", "thanks"), Turn("agent", "You are welcome!"))
-        dialogues.append(Dialogue(f"d{i}", turns, "toy"))
-    return build_pairs(dialogues, context_turns=3, response_speaker="agent")
-
-
 @pytest.fixture(scope="module")
 def data():
-    pairs = toy_pairs()
-    vocab = build_vocabulary(pairs, max_size=100)
-    return vocab, encode_pairs(pairs, vocab, context_len=12, response_len=8)
+    return encoded(toy_pairs(ITEMS, question="where is my {} order?", context_turns=3), context_len=12)
 
 
 def make_trainer(data, attention=True, **config) -> DialogueGANTrainer:
-    vocab, encoded = data
-    torch.manual_seed(0)
-    sizes = Seq2SeqConfig(len(vocab), response_len=8, embed_dim=16, hidden_dim=16, attention=attention)
-    generator = Seq2SeqGenerator(sizes)
-    discriminator = PairDiscriminator(PairDiscriminatorConfig(len(vocab), embed_dim=16, filters=8, mlp_dim=16))
-    return DialogueGANTrainer(generator, discriminator, encoded, vocab, DialogueGANConfig(batch_size=8, **config),
-                              dev=encoded)
+    vocab, encoded_pairs = data
+    generator, discriminator = tiny_models(vocab, attention)
+    return DialogueGANTrainer(generator, discriminator, encoded_pairs, vocab, DialogueGANConfig(batch_size=8, **config),
+                              dev=encoded_pairs)
 
 
 def test_reinforce_gradient_raises_the_log_prob_of_samples_above_the_baseline_and_lowers_the_others():
