@@ -29,21 +29,26 @@ def pytest_addoption(parser):
                           f"(default {','.join(FRESH_ARTIFACTS)})")
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(config, items):
-    """Groups for ``pytest -n auto --dist loadgroup`` (`make test`): each group runs whole, in order, on one worker.
-    A test module is a group (its module fixtures are built once); so is each notebook that stands alone
-    (`FRESH_ARTIFACTS`); the notebooks that read what another wrote (02 and 04 for 05, 05 for 06) are one group,
-    so they run in order on one worker, as in a serial run."""
-    for item in items:
-        path = Path(str(item.fspath))
-        if path.suffix != ".ipynb":
-            group = path.stem
-        elif path.name.startswith(fresh_prefixes(config)):
-            group = f"notebook-{path.stem[:2]}"
-        else:
-            group = "notebooks-that-share-artifacts"
-        item.add_marker(pytest.mark.xdist_group(group))
+def run_group(nodeid: str, fresh: tuple[str, ...]) -> str:
+    """What `make test`'s workers (``pytest -n auto``) run whole, in order, on one worker: a test module (its module
+    fixtures are built once), a notebook that stands alone (`FRESH_ARTIFACTS`), or the notebooks that read what
+    another wrote (02 and 04 for 05, 05 for 06), together in their order as in a serial run."""
+    path = Path(nodeid.split("::")[0])
+    if path.suffix != ".ipynb":
+        return str(path)
+    return str(path) if path.name.startswith(fresh) else "notebooks that read each other's artifacts"
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: called only when it distributes the tests
+def pytest_xdist_make_scheduler(config, log):
+    """pytest-xdist's scheduling by scope, with `run_group` as the scope; the largest groups are handed out first."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByGroup(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return run_group(nodeid, fresh_prefixes(config))
+
+    return ByGroup(config, log)
 
 
 def pytest_configure(config):

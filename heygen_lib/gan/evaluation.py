@@ -7,7 +7,8 @@ over temperatures and drawn as a curve, quality against diversity; a GAN only wi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 
@@ -201,3 +202,42 @@ def caccia_reading(name: str, point: dict[str, float], mle_curve: Sequence[dict[
     memo = (f"; {copy:.1%} of its samples copy a training sequence verbatim: **memorisation**, not learning"
             if copy >= memorisation else "")
     return f"- {name}: {text}{gap_text}{memo}."
+
+
+def largest_reversal(history: Sequence[Mapping]) -> float:
+    """The largest rise of NLL_oracle after a fall, between successive evaluations of one run (nats): how far
+    training went back on what it had reached."""
+    values = [r["nll_oracle"] for r in history if r["phase"] == "eval"]
+    return max([b - min(values[: i + 1]) for i, b in enumerate(values)] + [0.0])
+
+
+def claims(histories: Mapping[str, Sequence[Mapping]], placement: Mapping[str, str], noise: float,
+           steps: int) -> list[dict[str, str]]:
+    """Notebook 03's two claims with their verdicts, from every run's history (name -> `GANTrainer.history`) and
+    each GAN's place against MLE's temperature curve (name -> its `caccia_reading`): stable (finite losses and no
+    reversal beyond 3 `noise` std) and improving (below the curve without memorisation). One seed per method, so
+    a verdict is never stronger than "cannot tell" where the evidence is one run."""
+    finite = all(math.isfinite(v) for h in histories.values() for r in h for v in r.values() if isinstance(v, float))
+    worst_name = max(histories, key=lambda n: largest_reversal(histories[n]))
+    worst = largest_reversal(histories[worst_name])
+    if not finite:
+        stable = "**not supported**: a loss became non-finite"
+    elif worst > 3 * noise:
+        stable = (f"**not supported**: losses stayed finite, but {worst_name}'s NLL_oracle rose by {worst:.3f} nats "
+                  f"after falling (more than 3 std = {3 * noise:.3f}); training does not settle (one seed per method)")
+    else:
+        stable = (f"**cannot tell at this size**: finite losses and no reversal beyond 3 std, but one seed per "
+                  f"method and {steps} steps at most")
+    below = [n for n, text in placement.items() if "**below**" in text]
+    honest = [n for n in below if "memorisation" not in placement[n]]
+    if honest:
+        improves = (f"**supported** for {', '.join(honest)}: below MLE's temperature curve without memorisation "
+                    "(one seed)")
+    elif below:
+        improves = f"**not supported**: {', '.join(below)} lie below MLE's curve only by copying their real set"
+    elif any("outside the sweep" in text for text in placement.values()):
+        improves = "**cannot tell at this size**: a method lies outside the coverage range of MLE's sweep"
+    else:
+        improves = "**not supported**: every GAN lies on or above MLE's temperature curve; a colder MLE does as well"
+    return [{"claim": "GAN training is stable", "verdict": stable},
+            {"claim": "adversarial training improves on MLE", "verdict": improves}]
