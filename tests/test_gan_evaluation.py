@@ -3,8 +3,9 @@ import pickle
 import pytest
 import torch
 
-from heygen_lib.gan.evaluation import (copy_rate, direction, evaluation_noise, moved, oracle_metrics,
-                                      place_against_curve, temperature_sweep, text_metrics, unique_fraction)
+from heygen_lib.gan.evaluation import (claims, copy_rate, direction, evaluation_noise, largest_reversal, moved,
+                                      oracle_metrics, place_against_curve, temperature_sweep, text_metrics,
+                                      unique_fraction)
 from heygen_lib.gan.generators import LSTMGenerator, LSTMGeneratorConfig, VAEGenerator, VAEGeneratorConfig
 from heygen_lib.gan.oracle import OracleConfig, build_oracle, nll_test, sample_oracle_data
 from heygen_lib.gan.text_data import Vocabulary, length_for, nll_per_token
@@ -179,3 +180,29 @@ def test_user_text_files_load_one_sentence_per_line_with_clear_errors(tmp_path):
     empty.write_text("\n \n")
     with pytest.raises(DataFormatError, match="no text"):
         load_text_lines(empty)
+
+
+def evals(*values):
+    return [{"phase": "eval", "nll_oracle": v} for v in values]
+
+
+def test_a_reversal_is_a_rise_after_the_lowest_value_so_far():
+    assert largest_reversal(evals(9.0, 8.0, 8.5, 7.0, 7.2)) == pytest.approx(0.5)
+    assert largest_reversal(evals(9.0, 8.0, 7.0)) == 0.0  # falling all the way: nothing given back
+
+
+def test_claims_read_stability_from_reversals_and_improvement_from_the_curve_placement():
+    settled = {"MLE": evals(9.0, 8.0), "GAN": evals(8.0, 7.9)}
+    reversed_ = {"MLE": evals(9.0, 8.0), "GAN": evals(8.0, 7.0, 8.0)}
+    below = {"GAN": "- GAN: **below** MLE's curve"}
+    on = {"GAN": "- GAN: **on** MLE's curve"}
+    copied = {"GAN": "- GAN: **below** MLE's curve; 40% copy: **memorisation**, not learning"}
+    verdicts = lambda histories, placement: [c["verdict"] for c in claims(histories, placement, 0.1, 100)]
+    assert verdicts(settled, below)[0].startswith("**cannot tell at this size**")
+    assert verdicts(reversed_, below)[0].startswith("**not supported**") and "GAN's NLL_oracle rose by 1.000" in \
+        verdicts(reversed_, below)[0]
+    assert verdicts({"GAN": [{"phase": "eval", "nll_oracle": 8.0, "loss": float("nan")}]}, on)[0] == \
+        "**not supported**: a loss became non-finite"
+    assert verdicts(settled, below)[1].startswith("**supported** for GAN")
+    assert verdicts(settled, on)[1].startswith("**not supported**: every GAN lies on or above")
+    assert verdicts(settled, copied)[1].startswith("**not supported**: GAN lie below MLE's curve only by copying")
