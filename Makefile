@@ -37,7 +37,7 @@ run: $(STAMP)
 # them); conftest.py groups what must run together and in order (a notebook's cells, the notebooks that read each
 # other's artifacts, a test module). `.venv/bin/python -m pytest` alone runs the same tests serially.
 test: $(STAMP) $(IPYWIDGETS7)/.installed
-	HEYGEN_PROFILE=smoke HEYGEN_LESSONS=strict OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n auto
+	HEYGEN_PROFILE=smoke HEYGEN_LESSONS=strict OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n auto --durations=15
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
