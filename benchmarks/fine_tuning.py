@@ -9,7 +9,9 @@ memory is its own (CUDA: ``torch.cuda.max_memory_allocated``; CPU: growth of the
 over what loading took). Throughput counts **trained tokens**: the tokens of real rows, not padding; the padded
 tokens the model actually computed are shown beside them. Ratios are against the baseline measured in the same run:
 
-- baseline: fp32, random batches padded to their longest row (what `fine_tune` does by default);
+- baseline: fp32, random batches padded to their longest row, the model's own loss over every position's logits;
+- scored positions only: logits only where the loss reads them (the response's positions), as `fine_tune` computes
+  its loss (`heygen_lib.nlg.hf_training.ScoredPositions`);
 - padded to max_length: every row padded to the longest allowed row, as a fixed-shape pipeline would;
 - length-grouped: rows of similar length batched together (``group_by_length``), so less padding;
 - gradient checkpointing: activations recomputed in the backward pass, less memory for more time;
@@ -33,7 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from measuring import fastest_pass, hardware, in_fresh_process, memory_label, peak_mb, reset_peak  # benchmarks/measuring.py, beside this script
 
-SETTINGS = ("baseline", "padded to max_length", "length-grouped", "gradient checkpointing", "mixed precision")
+SETTINGS = ("baseline", "scored positions only", "padded to max_length", "length-grouped", "gradient checkpointing",
+            "mixed precision")
 
 
 def _batches(rows: list[dict], setting: str, batch_size: int, steps: int) -> tuple[list[list[dict]], list[dict]]:
@@ -58,6 +61,7 @@ def measure(
     """One setting, meant to run in a fresh process: trained tokens/s, computed tokens/s and peak memory."""
     from heygen_lib.data import prepare_pairs
     from heygen_lib.nlg.finetune import load_model, precision_flags, tokenizer_texts
+    from heygen_lib.nlg.hf_training import loss_on_scored_positions
     from heygen_lib.nlg.rows import collator_for, encode_pairs
 
     torch.manual_seed(0)
@@ -66,6 +70,10 @@ def measure(
     model.train()
     rows, _ = encode_pairs(tokenizer, pairs, max_length)
     collate = collator_for(tokenizer, pad_to=max_length if setting == "padded to max_length" else None)
+    scored_loss = None
+    if setting == "scored positions only":
+        settings = loss_on_scored_positions(model, collate)
+        collate, scored_loss = settings["data_collator"], settings.get("compute_loss_func")
     if setting == "gradient checkpointing":  # renamed activation checkpointing in transformers 5
         (getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable)()
     dtype = None
@@ -79,7 +87,11 @@ def measure(
     def step(batch: list[dict]) -> tuple[int, int]:
         inputs = {k: v.to(device) for k, v in collate(batch).items()}
         with torch.autocast(device, dtype=dtype, enabled=dtype is not None):
-            loss = model(**inputs).loss
+            if scored_loss:
+                labels = inputs.pop("labels")
+                loss = scored_loss(model(**inputs), labels)
+            else:
+                loss = model(**inputs).loss
         if scaler:
             scaler.scale(loss).backward()
             scaler.step(optimizer)
