@@ -29,6 +29,9 @@ def pytest_addoption(parser):
                           f"(default {','.join(FRESH_ARTIFACTS)})")
 
 
+SHARED_ARTIFACTS_GROUP = "notebooks that read each other's artifacts"
+
+
 def run_group(nodeid: str, fresh: tuple[str, ...]) -> str:
     """What `make test`'s workers (``pytest -n auto``) run whole, in order, on one worker: a test module (its module
     fixtures are built once), a notebook that stands alone (`FRESH_ARTIFACTS`), or the notebooks that read what
@@ -36,13 +39,13 @@ def run_group(nodeid: str, fresh: tuple[str, ...]) -> str:
     path = Path(nodeid.split("::")[0])
     if path.suffix != ".ipynb":
         return str(path)
-    return str(path) if path.name.startswith(fresh) else "notebooks that read each other's artifacts"
+    return str(path) if path.name.startswith(fresh) else SHARED_ARTIFACTS_GROUP
 
 
 # The longest groups, started first (with two workers, the first two start at once and the next two follow them):
 # notebooks 02-06 (about 10 of `make test`'s minutes on one core), the full-profile rehearsal (about 5), then one
 # short group and notebook 03 (3), so that neither worker is left with a long group at the end.
-LONGEST_FIRST = ("notebooks that read each other's artifacts", "tests/test_full_profile_rehearsal.py",
+LONGEST_FIRST = (SHARED_ARTIFACTS_GROUP, "tests/test_full_profile_rehearsal.py",
                  "tests/test_standalone_notebooks.py", "notebooks/03_text_gans.ipynb")
 
 

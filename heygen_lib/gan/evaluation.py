@@ -170,13 +170,14 @@ def temperature_sweep(
 def run_summary(trainer, metrics: Metrics, held_out: torch.Tensor, reference: float, noise: float,
                 k: float = 3.0) -> dict[str, float | str]:
     """One table row for a trained `trainer` (a `GANTrainer`): its final evaluation (recorded in its history), the
-    discriminator's accuracy on training vs `held_out` real data (fresh negatives each), and whether NLL_oracle
-    moved from `reference` (MLE's mean) by more than `k` times the evaluation `noise` (a standard deviation)."""
+    discriminator's accuracy on training vs `held_out` real data (fresh negatives each), and NLL_oracle's move from
+    `reference` (MLE's mean), in nats and in evaluation-`noise` standard deviations, read as better, worse or no
+    difference beyond `k` of them (`direction`; lower is better)."""
     values = trainer.evaluate(metrics)
     move = values["nll_oracle"] - reference
     row: dict[str, float | str] = {
         "NLL_oracle": values["nll_oracle"], "NLL_test": values["nll_test"], "move": move,
-        "moved (> 3 std)": ("yes" if moved(reference, values["nll_oracle"], noise, k) else "no (inside noise)"),
+        "move / std": move / noise if noise > 0 else "-", "vs MLE": direction(reference, values["nll_oracle"], noise, k),
         "copy rate": values.get("copy_rate", float("nan")), "unique": values["unique"],
         "distinct-3": values["distinct-3"],
         "D acc train": trainer.discriminator_accuracy(trainer.real[: len(held_out)]),
