@@ -293,13 +293,15 @@ def notebook_work(data: Data, cpu: dict[str, float]) -> list[Work]:
     fine_tune_runs(w, data, steps, evals, runs=2 + (len(nlg.seeds) - 1) + 1, gen_contexts=data.test,
                    perplexity_pairs=data.test)
     w.gpt2_steps += 2 * math.ceil(data.test / nlg.batch_size) * nlg.max_new_tokens  # untuned base, plain greedy
-    for size in nlg.curve_sizes:  # the learning curve: 4 arms x seeds, the budget of each size's real pairs
-        steps, evals = steps_and_evals(size, nlg.curve_epochs)
-        fine_tune_runs(w, data, steps, evals, runs=4 * len(nlg.seeds), gen_contexts=nlg.curve_reply_contexts,
+    gan_sizes = nlg.curve_gan_sizes or nlg.curve_sizes
+    for size in nlg.curve_sizes:  # the learning curve: its arms x seeds, fixed budgets without dev evaluations
+        arms = 1 + sum(size in gan_sizes or arm == "real + augmented" for arm in nlg.curve_arms)  # GAN data: own sizes
+        steps, _ = steps_and_evals(size, nlg.curve_epochs)
+        fine_tune_runs(w, data, steps, 0, runs=arms * len(nlg.seeds), gen_contexts=nlg.curve_reply_contexts,
                        perplexity_pairs=data.test)
-    steps, evals = steps_and_evals(data.train, nlg.knob_epochs)
-    fine_tune_runs(w, data, steps, evals, runs=4, gen_contexts=data.test, perplexity_pairs=data.test)  # knobs
-    for size in nlg.curve_sizes[:-1]:  # the GAN pipeline again on each smaller real set (`gan_pairs_by_size`)
+    steps, _ = steps_and_evals(data.train, nlg.knob_epochs)
+    fine_tune_runs(w, data, steps, 0, runs=4, gen_contexts=data.test, perplexity_pairs=data.test)  # knobs
+    for size in gan_sizes[:-1]:  # the GAN pipeline again on smaller real sets (`gan_pairs_by_size`)
         dialogue_gan_pipeline(w, data, size, seeds=1, comparison=False)
     w.notes.append("upper bound: every run to its planned steps (early stopping ends most sooner)")
     works.append(w)

@@ -280,16 +280,22 @@ class SentenceEncoder:
 
     Texts longer than the model's limit (256 word pieces, from the model's `sentence_bert_config.json`) are
     truncated, as sentence-transformers does. Empty strings get the embedding of an empty sentence.
+
+    The embeddings of the last `remember` distinct texts are kept: the same held-out replies and contexts are
+    encoded again by every discriminator fit and judge of a notebook, and are then looked up, not recomputed.
     """
 
     def __init__(
-        self, model_path: str | Path | None = None, device: str | torch.device | None = None, batch_size: int = 64
+        self, model_path: str | Path | None = None, device: str | torch.device | None = None, batch_size: int = 64,
+        remember: int = 50_000,
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.model_path = Path(model_path) if model_path else None
         self.device = torch.device(device) if device else default_device()
         self.batch_size = batch_size
+        self.remember = remember
+        self._known: dict[str, torch.Tensor] = {}  # text -> embedding, oldest first
         self._tokenizer = None
         self._model = None
         self._max_length = 0
@@ -316,17 +322,21 @@ class SentenceEncoder:
         """Embeddings of `texts`, one row each: a float32 CPU tensor of shape (len(texts), 384), unit rows."""
         if self._model is None:
             self._load()
-        out = torch.empty(len(texts), self.dim)
+        new = [t for t in dict.fromkeys(texts) if t not in self._known]
         # Longest first, so each batch holds texts of similar length and little padding is computed.
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        for start in range(0, len(order), self.batch_size):
-            batch = order[start : start + self.batch_size]
-            inputs = self._tokenizer([texts[i] for i in batch], padding=True, truncation=True,
-                                     max_length=self._max_length, return_tensors="pt").to(self.device)
+        new.sort(key=len, reverse=True)
+        for start in range(0, len(new), self.batch_size):
+            batch = new[start : start + self.batch_size]
+            inputs = self._tokenizer(batch, padding=True, truncation=True, max_length=self._max_length,
+                                     return_tensors="pt").to(self.device)
             tokens = self._model(**inputs).last_hidden_state  # (batch, seq, 384)
             mask = inputs["attention_mask"].unsqueeze(-1).to(tokens.dtype)  # (batch, seq, 1)
             mean = (tokens * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            out[batch] = torch.nn.functional.normalize(mean, dim=-1).float().cpu()
+            self._known.update(zip(batch, torch.nn.functional.normalize(mean, dim=-1).float().cpu()))
+        out = torch.stack([self._known[t] for t in texts]) if texts else torch.empty(0, self.dim)
+        if len(self._known) > self.remember:  # forget the oldest
+            for text in list(self._known)[: len(self._known) - self.remember]:
+                del self._known[text]
         return out
 
 

@@ -121,6 +121,10 @@ class NlgSizes:
     curve_epochs: float = 3  # the budget rule: each run takes the steps of this many passes over its real pairs
     curve_extra_per_real: float = 1.0
     curve_reply_contexts: int = 88
+    # The made-up data on the curve: its arms (real pairs plus one source's, or both), and the sizes that get a GAN
+    # of their own (None: every size; the whole training split takes notebook 04's reviewed set).
+    curve_arms: tuple[str, ...] = ("real + augmented", "real + GAN", "real + both")
+    curve_gan_sizes: tuple[int, ...] | None = None
     # Longest reply, in tokens (the chatbot's default too). Real support replies run to about 31 words; a shorter cap
     # cuts many replies at the same place, and cut replies read as repeats.
     max_new_tokens: int = 48
@@ -158,7 +162,10 @@ PROFILES = {
         nlg=NlgSizes(model=None, max_length=128, epochs=3, batch_size=16, learning_rate=1e-3, patience=2,
                      min_improvement=0.05,
                      sgd_learning_rate=5e-2, knob_epochs=0.25, seeds=(0, 1, 2), curve_sizes=(40, 170, 689),
-                     curve_epochs=1, curve_reply_contexts=24),
+                     curve_epochs=1, curve_reply_contexts=24,
+                     # each GAN of its own costs about 50 s on 2 CPU cores: the smallest size, where made-up data
+                     # should matter most, and the whole split (notebook 04's, free); "both" is left to full
+                     curve_arms=("real + augmented", "real + GAN"), curve_gan_sizes=(40, 689)),
     ),
     "full": Profile(
         "full",

@@ -317,7 +317,7 @@ def test_04_runs_the_lm_dialogue_gan_from_mle_to_the_reviewed_export(support, tm
 @rehearses("05_fine_tuning")
 def test_05_fine_tunes_the_full_architecture_and_runs_the_learning_curve(support, fine_tuned, tmp_path):
     from heygen_lib.nlg import learning_curve as lc
-    from heygen_lib.nlg.finetune import base_model, load_model, model_dir, profile_config
+    from heygen_lib.nlg.finetune import base_model, fixed_budget, load_model, model_dir, profile_config
     from heygen_lib.nlg.evaluate import generate_responses, perplexity
 
     _, train, dev, test = support
@@ -330,7 +330,7 @@ def test_05_fine_tunes_the_full_architecture_and_runs_the_learning_curve(support
     assert len(replies) == 4
     model, tokenizer = load_model(model_dir())  # saved for notebook 06
     assert len(tokenizer) == len(fine_tuned.tokenizer)
-    config = replace(profile_config(PROFILE.nlg, seed=SEED), epochs=PROFILE.nlg.curve_epochs, report_to="none")
+    config = fixed_budget(profile_config(PROFILE.nlg, seed=SEED), PROFILE.nlg.curve_epochs)
     curve = lc.CurveConfig(PROFILE.nlg.curve_sizes, PROFILE.nlg.seeds, PROFILE.nlg.curve_extra_per_real, SEED,
                            PROFILE.nlg.curve_reply_contexts)
     (size,) = curve.sizes

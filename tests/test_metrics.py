@@ -156,6 +156,17 @@ def test_encoder_matches_sentence_transformers_embeddings(encoder):
     assert torch.allclose(ours, theirs.float().cpu(), atol=1e-5)
 
 
+def test_the_encoder_remembers_what_it_encoded_and_forgets_the_oldest_beyond_its_limit():
+    encoder = SentenceEncoder(batch_size=3, remember=4)
+    first = encoder.encode(TEXTS[:4])
+    calls = []
+    encoder._model.register_forward_hook(lambda module, args, out: calls.append(1))
+    again = encoder.encode([TEXTS[3], TEXTS[0], TEXTS[3]])  # known texts: looked up, the model does not run
+    assert not calls and torch.equal(again, first[[3, 0, 3]])
+    encoder.encode(TEXTS[4:6])  # two new texts: two of the first four are forgotten
+    assert calls and len(encoder._known) == 4 and set(TEXTS[4:6]) <= set(encoder._known)
+
+
 def test_embedding_similarity_ranks_a_paraphrase_above_an_unrelated_text(encoder):
     kettle, paraphrase, weather = TEXTS[2], TEXTS[5], TEXTS[7]
     same, close, far = embedding_similarity([kettle] * 3, [kettle, paraphrase, weather], encoder)

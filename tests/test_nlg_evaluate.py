@@ -40,6 +40,19 @@ def test_perplexity_is_exp_of_total_nll_over_total_tokens_whatever_the_batching(
     assert not math.isclose(expected, mean_of_means, rel_tol=1e-3)
 
 
+def test_perplexity_projects_only_the_scored_positions_onto_the_vocabulary(tiny, monkeypatch):
+    model, tok = tiny
+    projected = []
+    hook = model.lm_head.register_forward_hook(lambda module, args, out: projected.append(out.shape[:-1].numel()))
+    scored = perplexity(model, tok, PAIRS, max_length=64, batch_size=4)
+    hook.remove()
+    rows = [encode_pair(tok, p, 64) for p in PAIRS]
+    assert sum(projected) == sum(sum(label != IGNORE for label in row["labels"]) for row in rows)
+    monkeypatch.setattr("heygen_lib.nlg.evaluate.loss_on_scored_positions",
+                        lambda model, collator: {"data_collator": collator})  # every position projected
+    assert scored == pytest.approx(perplexity(model, tok, PAIRS, max_length=64, batch_size=4), rel=1e-5)
+
+
 def test_batched_generation_pads_on_the_left_and_matches_one_at_a_time(tiny):
     model, tok = tiny
     contexts = [p.context for p in PAIRS[:6]]  # contexts of 1, 2 and 3 turns: different prompt lengths

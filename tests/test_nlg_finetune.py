@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, TrainingArguments
@@ -94,6 +96,15 @@ def test_training_lowers_the_dev_loss_and_keeps_the_best_checkpoint(folder, tmp_
     assert result.best_dev_loss == min(loss for step, loss in dev.items() if step > 0) < dev[0]
     assert result.best_step == min((loss, step) for step, loss in dev.items() if step > 0)[1]
     assert model.lm_head.weight is model.transformer.wte.weight  # still tied after loading the best checkpoint
+
+
+def test_a_run_without_dev_evaluations_takes_its_whole_budget_and_keeps_its_last_weights(folder, tmp_path):
+    model, tok = load(folder)
+    result = fine_tune(model, tok, TRAIN, DEV, quick(evals_per_epoch=0, max_steps=3), tmp_path, progress=False)
+    assert result.steps == result.best_step == 3 and math.isnan(result.best_dev_loss)
+    assert {r["phase"] for r in result.history} == {"train"} and not list(tmp_path.glob("checkpoint-*"))
+    with pytest.raises(ValueError, match="early_stopping_patience=0"):
+        quick(evals_per_epoch=0, early_stopping_patience=2)
 
 
 def test_save_and_load_give_identical_logits(folder, tmp_path):

@@ -105,22 +105,24 @@ class WordCountEncoder:
 def test_every_size_arm_and_seed_runs_once_and_runs_already_made_are_only_measured(chat_model_folder, tmp_path,
                                                                                    monkeypatch):
     from heygen_lib.nlg import finetune
-    from heygen_lib.nlg.finetune import FineTuneConfig, load_model
+    from heygen_lib.nlg.finetune import FineTuneConfig, fixed_budget, load_model
 
     trained = []
     real_fine_tune = finetune.fine_tune
     monkeypatch.setattr(lc, "fine_tune", lambda *a, **k: trained.append(a[4].max_steps) or real_fine_tune(*a, **k))
     sets = lc.nested_subsets(TRAIN, (6, 30), seed=0)
-    extras = {"real + augmented": {n: [made_from(p, "rewrite") for p in s] for n, s in sets.items()}}
-    config = FineTuneConfig(epochs=1, batch_size=4, max_length=32, evals_per_epoch=1, early_stopping_patience=0)
+    extras = {"real + augmented": {n: [made_from(p, "rewrite") for p in s] for n, s in sets.items()},
+              "real + GAN": {6: [made_from(p, "gan") for p in sets[6]]}}  # an arm runs only where it has data
+    config = fixed_budget(FineTuneConfig(batch_size=4, max_length=32), epochs=1)
     model, tokenizer = load_model(chat_model_folder, device="cpu")
     curve = lc.CurveConfig(sizes=(6, 30), seeds=(0, 1), reply_contexts=2)
     rows = lc.run_curve(chat_model_folder, sets, extras, TRAIN[:4], TRAIN[:3], config, curve, tmp_path,
                         max_new_tokens=4, made={(30, lc.REAL, 1): (model, tokenizer, 99)}, encoder=WordCountEncoder(),
                         progress=False)
     assert [(r["size"], r["arm"], r["seed"]) for r in rows] == [
-        (n, arm, s) for n in (6, 30) for arm in (lc.REAL, "real + augmented") for s in (0, 1)]
-    assert len(trained) == 7 and sorted(set(trained)) == [2, 8]  # the budget: one pass over the real pairs only
+        (n, arm, s) for n in (6, 30) for arm in (lc.REAL, "real + augmented", "real + GAN")[: 3 if n == 6 else 2]
+        for s in (0, 1)]
+    assert len(trained) == 9 and sorted(set(trained)) == [2, 8]  # the budget: one pass over the real pairs only
     assert next(r for r in rows if (r["size"], r["arm"], r["seed"]) == (30, lc.REAL, 1))["steps"] == 99
     assert all(r["extra pairs"] == (r["size"] if r["arm"] != lc.REAL else 0) for r in rows)
     assert all(-1 <= r["similarity"] <= 1 and math.isfinite(r["test ppl"]) for r in rows)

@@ -126,20 +126,15 @@ class LMPairFeatures:
 
 
 class EncoderPairFeatures:
-    """Features of (context, response) pairs from a sentence encoder (`heygen_lib.metrics.SentenceEncoder`): the
-    context's and the response's embeddings compared. Context embeddings are cached (contexts repeat)."""
+    """Features of (context, response) pairs from a sentence encoder (`heygen_lib.metrics.SentenceEncoder`, which
+    remembers the texts it has encoded: contexts and real replies repeat): the context's and the response's
+    embeddings compared."""
 
     def __init__(self, encoder):
         self.encoder = encoder
-        self._contexts: dict[str, torch.Tensor] = {}
 
     def __call__(self, contexts: Contexts, texts: Sequence[str]) -> torch.Tensor:
-        keys = [context_text(c) for c in contexts]
-        new = [k for k in dict.fromkeys(keys) if k not in self._contexts]
-        if new:
-            self._contexts.update(zip(new, self.encoder.encode(new)))
-        c = torch.stack([self._contexts[k] for k in keys])
-        return _compare(c, self.encoder.encode(list(texts)))
+        return _compare(self.encoder.encode([context_text(c) for c in contexts]), self.encoder.encode(list(texts)))
 
 
 def reversed_text(text: str) -> str | None:

@@ -26,6 +26,7 @@ from heygen_lib.data.pairs import Pair
 from heygen_lib.metrics import corpus_bleu, distinct_n, self_bleu
 from heygen_lib.data.dialogue_format import DialogueFormat
 from heygen_lib.nlg.finetune import context_window, is_seq2seq
+from heygen_lib.nlg.hf_training import loss_on_scored_positions, scored_loss
 from heygen_lib.nlg.rows import IGNORE, collator_for, encode_pairs, prompt_ids
 from heygen_lib.text import word_tokens
 
@@ -53,7 +54,8 @@ def perplexity(
         raise ValueError("perplexity needs at least one pair")
     seq2seq = is_seq2seq(model)
     rows, _ = encode_pairs(tokenizer, pairs, max_length, fmt, seq2seq)
-    collate = collator_for(tokenizer)
+    # as in training, a causal LM projects only the scored positions onto its vocabulary where it can
+    collate = loss_on_scored_positions(model, collator_for(tokenizer))["data_collator"]
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -67,6 +69,10 @@ def perplexity(
             nll = torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.size(-1)),
                                                     targets.reshape(-1), ignore_index=IGNORE, reduction="sum")
             count = int((targets != IGNORE).sum())
+        elif "logits_to_keep" in batch:  # the logits of the scored tokens only, in row order
+            output = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                           logits_to_keep=batch["logits_to_keep"])
+            nll, count = scored_loss(output, batch["labels"], num_items_in_batch=1), int(batch["logits_to_keep"].sum())
         else:
             logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
             nll, count = response_nll(logits, batch["labels"])

@@ -18,7 +18,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -89,7 +89,9 @@ class FineTuneConfig:
     # How much lower (in nats) a dev loss must be to count as better: 0.05 nats is 5% perplexity. Above 0, a run
     # whose dev loss only creeps down stops too, where the next epochs would buy almost nothing.
     early_stopping_threshold: float = NlgSizes.min_improvement
-    evals_per_epoch: int = 4  # dev-loss evaluations per epoch; each also saves a checkpoint to pick the best from
+    # dev-loss evaluations per epoch; each also saves a checkpoint to pick the best from. 0: none, for a run with a
+    # fixed budget (the learning curve's): it takes all its steps and keeps its last weights.
+    evals_per_epoch: int = 4
     # Which parameters train. "none": all of them. "top-k": the top `top_k` transformer blocks (of the decoder, in
     # an encoder-decoder), the final layer norm and the LM head. "head": the LM head only. GPT-2 ties its LM head to
     # the input token embedding (one matrix), so training the head also changes the embedding of every input token,
@@ -119,9 +121,14 @@ class FineTuneConfig:
             raise ValueError(f"mixed_precision must be one of {PRECISIONS}, got {self.mixed_precision!r}")
         if self.report_to not in ("none", "tensorboard"):
             raise ValueError(f"report_to must be 'none' or 'tensorboard', got {self.report_to!r}")
-        for name in ("batch_size", "gradient_accumulation", "evals_per_epoch", "logging_steps", "top_k", "lora_rank"):
+        for name in ("batch_size", "gradient_accumulation", "logging_steps", "top_k", "lora_rank"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.evals_per_epoch < 0:
+            raise ValueError(f"evals_per_epoch must be at least 0, got {self.evals_per_epoch}")
+        if self.evals_per_epoch == 0 and self.early_stopping_patience:
+            raise ValueError("early stopping reads dev evaluations: with evals_per_epoch=0 set "
+                             "early_stopping_patience=0")
         if self.max_steps is None and self.epochs <= 0:
             raise ValueError(f"epochs must be positive, got {self.epochs}")
         if self.max_steps is not None and self.max_steps < 1:
@@ -139,7 +146,8 @@ class FineTuneResult:
     """What a run did: its loss records, the best dev loss, and how far it went."""
 
     history: list[dict] = field(repr=False)  # {"phase": "train"|"dev", "step", "epoch", "loss"(, "lr")} per record
-    best_dev_loss: float  # mean per-batch dev loss of the kept checkpoint (perplexity: `evaluate.perplexity`)
+    # mean per-batch dev loss of the kept checkpoint (perplexity: `evaluate.perplexity`); NaN without dev evaluations
+    best_dev_loss: float
     best_step: int  # optimizer step of the kept checkpoint (compare its loss with the step-0 record: before)
     steps: int  # optimizer steps taken
     planned_steps: int  # steps the budget allowed
@@ -326,7 +334,9 @@ class _KnownNotices(logging.Filter):
 def trainer_arguments(config: FineTuneConfig, output_dir: Path, total: int, every: int,
                       progress: bool = True) -> TrainingArguments:
     """The `TrainingArguments` of one fine-tuning run: `total` optimizer steps, the dev loss every `every` steps
-    (and once before training), a checkpoint at each evaluation and the best one loaded at the end."""
+    (and once before training), a checkpoint at each evaluation and the best one loaded at the end; with `every` 0,
+    no evaluation and no checkpoint (the last weights are the result)."""
+    evaluate = every > 0
     return training_arguments(
         output_dir=str(output_dir), seed=config.seed, data_seed=config.seed,
         optim=OPTIMIZERS[config.optimizer], learning_rate=config.learning_rate, weight_decay=config.weight_decay,
@@ -334,9 +344,10 @@ def trainer_arguments(config: FineTuneConfig, output_dir: Path, total: int, ever
         per_device_train_batch_size=distributed.per_process_batch(config.batch_size),
         per_device_eval_batch_size=distributed.per_process_batch(config.batch_size),
         gradient_accumulation_steps=config.gradient_accumulation, max_steps=total,
-        eval_strategy="steps", eval_steps=every, eval_on_start=True, save_strategy="steps", save_steps=every,
-        save_total_limit=1, save_only_model=not config.resume, load_best_model_at_end=True,
-        metric_for_best_model="eval_loss", greater_is_better=False,
+        eval_strategy="steps" if evaluate else "no", eval_steps=every or None, eval_on_start=evaluate,
+        save_strategy="steps" if evaluate else "no", save_steps=every or None, save_total_limit=1,
+        save_only_model=not config.resume, load_best_model_at_end=evaluate,
+        metric_for_best_model="eval_loss" if evaluate else None, greater_is_better=False,
         logging_strategy="steps", logging_steps=config.logging_steps, logging_nan_inf_filter=False,
         report_to=config.report_to,
         gradient_checkpointing=config.gradient_checkpointing, group_by_length=config.group_by_length,
@@ -379,7 +390,8 @@ def fine_tune(
     train_rows, train_report = encode_pairs(tokenizer, train, config.max_length, fmt, is_seq2seq(model))
     dev_rows, dev_report = encode_pairs(tokenizer, dev, config.max_length, fmt, is_seq2seq(model))
     total = planned_steps(len(train_rows), config)
-    every = min(total, max(1, steps_per_epoch(len(train_rows), config) // config.evals_per_epoch))
+    every = 0 if not config.evals_per_epoch else min(
+        total, max(1, steps_per_epoch(len(train_rows), config) // config.evals_per_epoch))
     args = trainer_arguments(config, output_dir, total, every, progress)
     records = _Records([c for c in callbacks if not isinstance(c, TrainerCallback)])
     trainer_callbacks = [records, StopOnNonFiniteLoss(), *(c for c in callbacks if isinstance(c, TrainerCallback))]
@@ -390,7 +402,7 @@ def fine_tune(
                            callbacks=trainer_callbacks, **loss_on_scored_positions(trained, collator_for(tokenizer)))
     if not progress:
         trainer.remove_callback(PrinterCallback)  # it would print every log record
-    if not getattr(args, "eval_on_start", False):  # a step-0 record, the dev loss before fine-tuning, by hand
+    if every and not getattr(args, "eval_on_start", False):  # a step-0 record, the dev loss before fine-tuning
         trainer.evaluate()
     loggers = [logging.getLogger(f"transformers.{name}") for name in ("trainer", "trainer_utils")]
     notices = _KnownNotices(model)
@@ -416,13 +428,21 @@ def fine_tune(
     # The Trainer kept the checkpoint with the lowest dev loss (the first, on a tie); the model before
     # fine-tuning (step 0) is no checkpoint, so it is never the one kept.
     saved = [(r["loss"], r["step"]) for r in records.history if r["phase"] == "dev" and r["step"] > 0]
-    best_loss, best_step = min(saved)  # at least one: the first evaluation is at step min(total, every)
+    # at least one when evaluating: the first evaluation is at step min(total, every)
+    best_loss, best_step = min(saved) if every else (math.nan, trainer.state.global_step)
     model.eval()
     return FineTuneResult(
         history=records.history, best_dev_loss=best_loss, best_step=best_step, steps=trainer.state.global_step,
         planned_steps=total, stopped_early=trainer.state.global_step < total, train_rows=train_report,
         dev_rows=dev_report, trainable_parameters=trainable, seconds=time.perf_counter() - started,
     )
+
+
+def fixed_budget(config: FineTuneConfig, epochs: float) -> FineTuneConfig:
+    """`config` for runs that must differ in one thing only (the learning curve's data, the freezing table's
+    layers): `epochs` passes' worth of steps, all of them taken, and the last weights kept; no dev evaluation, so
+    no early stopping and no checkpoint chosen by the dev loss."""
+    return replace(config, epochs=epochs, evals_per_epoch=0, early_stopping_patience=0, report_to="none")
 
 
 def profile_config(sizes: NlgSizes, seed: int = 0, **changes) -> FineTuneConfig:

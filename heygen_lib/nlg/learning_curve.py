@@ -108,16 +108,18 @@ def run_curve(
     encoder: SentenceEncoder | None = None, progress: bool = True,
 ) -> list[dict]:
     """Fine-tune `base` (loaded fresh each run) at every size, for real data alone and for each arm of `extras`
-    (name -> size -> made-up pairs derived from that size's real pairs), once per seed, with the budget rule of the
-    module docstring. One row per run: test perplexity on the real test split, and the mean MiniLM similarity of
-    its greedy replies to the real replies of the first `curve.reply_contexts` test contexts. `made` holds runs
+    (name -> size -> made-up pairs derived from that size's real pairs; an arm runs at the sizes it holds), once per
+    seed, with the budget rule of the module docstring (`finetune.fixed_budget` makes such a `config`). One row per
+    run: test perplexity on the real test split, and the mean MiniLM similarity of its greedy replies to the real
+    replies of the first `curve.reply_contexts` test contexts. `made` holds runs
     already trained with this config, (size, arm, seed) -> (model, tokenizer, steps): they are measured, not
     trained again."""
     shown = list(test)[: curve.reply_contexts]
-    runs = [(n, arm, seed) for n in sorted(subsets) for arm in (REAL, *extras) for seed in curve.seeds]
+    runs = [(n, arm, seed) for n in sorted(subsets) for arm in (REAL, *extras) if arm == REAL or n in extras[arm]
+            for seed in curve.seeds]
     rows, replies = [], []
     for n, arm, seed in tqdm(runs, desc="learning-curve runs", disable=not progress):
-        extra = [] if arm == REAL else extras[arm].get(n, [])
+        extra = [] if arm == REAL else extras[arm][n]
         train = mix(subsets[n], extra, curve.extra_per_real, seed)
         if made and (n, arm, seed) in made:
             model, tokenizer, steps = made[(n, arm, seed)]
