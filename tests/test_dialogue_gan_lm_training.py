@@ -189,6 +189,44 @@ def test_the_adversarial_run_resumes_from_its_checkpoint_with_the_same_numbers(l
         _trainer(lm_trainer_parts, AdversarialLMConfig(kl_coef=0.5)).load(tmp_path / "run.pt")
 
 
+def test_a_step_in_one_process_is_the_update_the_module_docstring_writes(lm_trainer_parts):
+    """REINFORCE with the leave-one-out baseline and the KL charge, plus teacher forcing, written out by hand on the
+    step's own contexts and samples, gives the trainer's numbers and weights."""
+    _, tokenizer, reference, pairs, _, _ = lm_trainer_parts
+    config = AdversarialLMConfig(contexts_per_step=2, samples_per_context=2, max_prompt=24, max_new_tokens=6,
+                                 lr=1e-3, teacher_forcing=0.5, d_steps=0)
+    trainer = _trainer(lm_trainer_parts, config)
+    policy, discriminator = copy.deepcopy(trainer.policy), copy.deepcopy(trainer.discriminator)
+    record = trainer.step()
+
+    rows = torch.randint(len(pairs), (2,), generator=torch.Generator().manual_seed(0)).tolist()
+    batch = [pairs[i] for i in rows]
+    prompts = lm_policy.encode_prompts(tokenizer, [p.context for p in batch], 24)
+    repeated = prompts.repeat(2)
+    samples = lm_policy.sample(policy, tokenizer, repeated, 6, 1.0, seed=0)
+    with torch.no_grad():
+        ref_out = lm_policy.forward(reference, repeated, samples, hidden=True)
+        features = LMPairFeatures(reference, tokenizer, 24, 6).from_output(
+            ref_out, repeated, samples, [p.context for p in batch for _ in range(2)])
+    rewards = discriminator.probability(features)
+    policy.eval()
+    log_probs = lm_policy.token_log_probs(lm_policy.forward(policy, repeated, samples).logits, samples)
+    kl = sequence_kl(log_probs, lm_policy.token_log_probs(ref_out.logits, samples), samples.mask)
+    pg = policy_gradient_loss(log_probs, samples.mask, rewards, leave_one_out_baseline(rewards, 2), kl, 0.05)
+    real = lm_policy.encode_responses(tokenizer, [p.response.text for p in batch], 6)
+    teacher = -lm_policy.token_log_probs(lm_policy.forward(policy, prompts, real).logits, real).sum() / real.mask.sum()
+    optimizer = torch.optim.AdamW(policy.parameters(), lr=1e-3, weight_decay=0.0)
+    (pg + 0.5 * teacher).backward()
+    torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
+    optimizer.step()
+
+    assert record["policy_loss"] == pytest.approx(pg.item(), abs=1e-7)
+    assert record["teacher_nll"] == pytest.approx(teacher.item(), abs=1e-7)
+    assert (record["reward"], record["kl"]) == pytest.approx((rewards.mean().item(), kl.mean().item()), abs=1e-7)
+    for (name, by_hand), trained in zip(policy.named_parameters(), trainer.policy.parameters()):
+        torch.testing.assert_close(trained, by_hand, rtol=0, atol=1e-7, msg=name)
+
+
 def test_the_control_run_never_updates_the_discriminator(lm_trainer_parts):
     trainer = _trainer(lm_trainer_parts, AdversarialLMConfig(contexts_per_step=2, samples_per_context=2,
                                                               max_prompt=24, max_new_tokens=6, reward_weight=0.0,

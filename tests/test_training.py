@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 import torch
 
@@ -6,7 +8,10 @@ from heygen_lib.gan.discriminators import CNNDiscriminator, CNNDiscriminatorConf
 from heygen_lib.gan.generators import LSTMGenerator, LSTMGeneratorConfig
 from heygen_lib.gan.oracle import OracleConfig, build_oracle, nll_oracle, sample_oracle_data
 from heygen_lib.gan.evaluation import oracle_metrics
+from heygen_lib.gan.losses import policy_gradient_loss
+from heygen_lib.gan.rewards import rollout_rewards
 from heygen_lib.gan.training import GANTrainer, TrainConfig, recipe, train_adversarial
+from heygen_lib.torch_utils import eval_mode
 
 ORACLE = OracleConfig(vocab_size=40, max_len=8, n_train=600, n_test=300)
 
@@ -47,6 +52,26 @@ def test_a_short_adversarial_run_lowers_nll_oracle_below_the_untrained_generator
     torch.manual_seed(1)
     trained = nll_oracle(oracle, t.generator.sample(2000))
     assert trained < untrained - 0.1, (untrained, trained)
+
+
+def test_a_seqgan_step_in_one_process_is_reinforce_on_the_batch_it_samples(oracle_data):
+    """The step notebook 03 shows is the whole update in one process: the same numbers as SeqGAN written out."""
+    _, train, _ = oracle_data
+    t = trainer(train, method="seqgan", d_steps=0)
+    generator, state = copy.deepcopy(t.generator), torch.get_rng_state()
+    record = t.adversarial_step()
+    torch.set_rng_state(state)
+    with eval_mode(generator):
+        samples = generator.sample(32)
+    rewards = rollout_rewards(generator, t.discriminator, samples, 4)
+    loss = policy_gradient_loss(-generator.token_nll(samples), rewards, rewards.mean())
+    optimizer = torch.optim.Adam(generator.parameters(), lr=t.config.g_lr)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(generator.parameters(), t.config.clip)
+    optimizer.step()
+    assert (record["g_loss"], record["reward"]) == (loss.item(), rewards.mean().item())
+    for by_hand, trained in zip(generator.parameters(), t.generator.parameters()):
+        assert torch.equal(by_hand, trained)
 
 
 def test_gumbel_inverse_temperature_grows_from_one_to_beta_max_at_the_last_step(oracle_data):

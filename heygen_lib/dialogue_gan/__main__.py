@@ -10,9 +10,10 @@ comparison (adversarial vs teacher-forcing-only runs over several seeds) and its
 Under ``torchrun --nproc_per_node N`` the MLE fine-tuning is data-parallel (`Trainer`) and so is the adversarial
 run: each step's contexts are split over the processes in ``--sample-shards`` seeded shards (default: one per
 process; fix it to make runs on different process counts draw the same samples and resume each other's checkpoint),
-policy and discriminator train through DistributedDataParallel, and each context's samples, rewards and baseline
-stay in the process that drew them. The pair discriminator's fit repeats in every process (seeded: the same in
-each); the judge, the export and the review run on rank 0 alone, and only rank 0 prints and writes.
+policy and discriminator gradients are averaged over processes (`gan.data_parallel.DataParallel`), and each
+context's samples, rewards and baseline stay in the process that drew them. The pair discriminator's fit repeats in
+every process (seeded: the same in each); the judge, the export and the review run on rank 0 alone, and only rank 0
+prints and writes.
 """
 
 from __future__ import annotations

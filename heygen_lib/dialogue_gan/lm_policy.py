@@ -130,7 +130,7 @@ def forward(model, prompts: Prompts, responses: Responses, hidden: bool = False)
 def keep_last_logits(model, count: int) -> dict[str, int]:
     """The keyword that makes `model` project only its last `count` positions onto the vocabulary: ``logits_to_keep``
     (transformers >= 4.50), ``num_logits_to_keep`` (4.45-4.49), or none (older: every position is projected)."""
-    accepted = inspect.signature(getattr(model, "module", model).forward).parameters  # DDP wraps the model
+    accepted = inspect.signature(model.forward).parameters
     for name in ("logits_to_keep", "num_logits_to_keep"):
         if name in accepted:
             return {name: count}

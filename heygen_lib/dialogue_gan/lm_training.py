@@ -40,7 +40,7 @@ from heygen_lib.adversarial_state import check_finite, guarded_update, restore_t
 from heygen_lib.dialogue_gan import lm_policy
 from heygen_lib.dialogue_gan.feature_discriminator import (FeatureDiscriminator, LMPairFeatures,
                                                            discriminator_loss)
-from heygen_lib.gan.data_parallel import mean_over_processes, parallel_calls, shard_seed
+from heygen_lib.gan.data_parallel import DataParallel, shard_seed
 
 Record = dict[str, float | int | str]
 BASELINES = ("context_mean", "moving_average")
@@ -129,12 +129,13 @@ class AdversarialLMTrainer:
     Each `step` returns a record and sends it to `callback`; `save` / `load` resume bit for bit (sampling seeds are
     derived from the config seed and the step number).
 
-    Under torchrun (`heygen_lib.distributed`) every process runs the same trainer: policy and discriminator train
-    through `DistributedDataParallel` (`gan.data_parallel.parallel_calls`), every process draws the same global batch
-    of contexts (one shared seeded generator) and works on its own `sample_shards` / N shards of it; a context's K
-    samples, their rewards and their leave-one-out baseline stay inside the shard that drew them. Losses are means
-    over the global batch (DDP averages the processes' gradients), records are averaged over processes, and only
-    rank 0 writes the checkpoint, which holds no trace of the process count."""
+    Under torchrun (`heygen_lib.distributed`) every process runs the same trainer through one seam,
+    `gan.data_parallel.DataParallel` (``self.parallel``), which hands back what it is given in one process: every
+    process draws the same global batch of contexts (one shared seeded generator) and works on its own
+    `sample_shards` / N shards of it; a context's K samples, their rewards and their leave-one-out baseline stay
+    inside the shard that drew them. Losses are means over the global batch (the seam averages the processes'
+    gradients before each optimiser step), records are averaged over processes, and only rank 0 writes the
+    checkpoint, which holds no trace of the process count."""
 
     def __init__(self, policy, reference, tokenizer, discriminator: FeatureDiscriminator, train_pairs: Sequence,
                  real_features: Mapping[str, torch.Tensor], config: AdversarialLMConfig = AdversarialLMConfig(),
@@ -142,14 +143,15 @@ class AdversarialLMTrainer:
         self.policy, self.reference, self.tokenizer = policy, reference, tokenizer
         self.discriminator, self.train_pairs, self.config, self.callback = discriminator, list(train_pairs), config, callback
         self.real_features = dict(real_features)
-        self.processes, self.rank = distributed.world_size(), distributed.rank()
-        if config.sample_shards % self.processes:
-            raise ValueError(f"sample_shards {config.sample_shards} must be a multiple of the {self.processes} "
-                             "processes (each takes the same number of shards)")
+        if config.sample_shards % distributed.world_size():
+            raise ValueError(f"sample_shards {config.sample_shards} must be a multiple of the "
+                             f"{distributed.world_size()} processes (each takes the same number of shards)")
         self.reference.eval().requires_grad_(False)
         self.features = LMPairFeatures(reference, tokenizer, config.max_prompt, config.max_new_tokens)
         self.device = next(policy.parameters()).device
-        self.policy_call, self.discriminator_call = parallel_calls(policy), parallel_calls(discriminator)
+        # The one seam to several processes: in one process every call to it hands back what it was given.
+        self.parallel = DataParallel(config.seed, config.contexts_per_step, config.sample_shards, self.device)
+        self.parallel.share_weights(policy, discriminator)
         self.optimizers = {
             "policy": torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=config.lr,
                                         weight_decay=0.0),
@@ -166,10 +168,6 @@ class AdversarialLMTrainer:
         if self.config.sample_shards == 1:
             return self.config.seed * 1_000_003 + self.steps
         return shard_seed(self.config.seed, self.steps, shard)
-
-    def _my_shards(self) -> range:
-        per_process = self.config.sample_shards // self.processes
-        return range(self.rank * per_process, (self.rank + 1) * per_process)
 
     def _baseline(self, rewards: torch.Tensor, mean_reward: float) -> torch.Tensor:
         if self.config.baseline == "context_mean":
@@ -195,95 +193,113 @@ class AdversarialLMTrainer:
     def step(self) -> Record:
         """One policy update (and `d_steps` discriminator updates): see the module docstring."""
         cfg = self.config
-        rows = torch.randint(len(self.train_pairs), (cfg.contexts_per_step,), generator=self.data_rng)
-        pairs = [self.train_pairs[i] for i in rows.tolist()]  # the global batch: the same in every process
-        size = cfg.contexts_per_step // cfg.sample_shards
-        shards = [self._draw(s, pairs[s * size : (s + 1) * size]) for s in self._my_shards()]
-        mean_reward = mean_over_processes(torch.cat([s.rewards for s in shards]).mean()).item()
+        pairs = self._contexts()
+        shards = self._draw_shards(pairs)  # K samples per context, scored by the reference and the discriminator
+        mean_reward = self._mean_reward(shards)
         baselines = [self._baseline(s.rewards, mean_reward).to(self.device) for s in shards]
-        real_tokens = 0
-        if cfg.teacher_forcing > 0:  # the teacher NLL is per token of the whole global batch: count them all
-            real_tokens = int(lm_policy.encode_responses(self.tokenizer, [p.response.text for p in pairs],
-                                                         cfg.max_new_tokens).mask.sum())
-
-        def losses(policy) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-            """This process's loss, scaled so that DDP's average over processes is the global batch's loss."""
-            self.policy.eval()  # the policy that sampled: no dropout in its log-probabilities
-            pg, kls, teacher = [], [], torch.zeros((), device=self.device)
-            for shard, baseline in zip(shards, baselines):
-                log_probs = lm_policy.token_log_probs(lm_policy.forward(policy, shard.repeated, shard.samples).logits,
-                                                      shard.samples)
-                mask = shard.samples.mask.to(log_probs.device)
-                kl = sequence_kl(log_probs, shard.ref_log_probs.to(log_probs.device), mask)
-                pg.append(policy_gradient_loss(log_probs, mask, shard.rewards.to(log_probs.device), baseline, kl,
-                                               cfg.kl_coef))
-                kls.append(kl)
-                if cfg.teacher_forcing > 0:
-                    real = lm_policy.encode_responses(self.tokenizer, [p.response.text for p in shard.pairs],
-                                                      cfg.max_new_tokens)
-                    real_logp = lm_policy.token_log_probs(lm_policy.forward(policy, shard.prompts, real).logits,
-                                                          real)
-                    teacher = teacher - real_logp.sum() / real_tokens * self.processes
-            pg_loss = torch.stack(pg).mean()  # shards are equal: the mean of their means is the mean over samples
-            loss = cfg.reward_weight * pg_loss + cfg.teacher_forcing * teacher
-            return loss, {"policy_loss": pg_loss.detach(), "kl": torch.cat(kls).mean(), "teacher_nll": teacher.detach()}
-
-        loss, parts = self.policy_call(losses)
-        where = f"adversarial step {self.steps + 1}"
-        check_finite("policy", where, loss=mean_over_processes(loss).item())  # every process stops, or none
-        guarded_update(self.optimizers["policy"], loss, self.policy.parameters(), cfg.clip, "policy", where)
+        loss, parts = self._policy_loss(shards, baselines, self._response_tokens(pairs))
+        self._update("policy", loss, self.policy, cfg.clip)
         self.moving_baseline = mean_reward if self.moving_baseline is None else (
             cfg.baseline_decay * self.moving_baseline + (1 - cfg.baseline_decay) * mean_reward)
         d_values = {}
         for _ in range(cfg.d_steps):
-            d_values = self.discriminator_step([s.fake for s in shards])
-        values: dict[str, float] = {}
-        if cfg.teacher_forcing > 0:
-            values["teacher_nll"] = mean_over_processes(parts["teacher_nll"]).item()
+            d_values = self.discriminator_step(shards)
+        teacher = {"teacher_nll": parts["teacher_nll"]} if cfg.teacher_forcing > 0 else {}
         lengths = torch.cat([s.samples.lengths for s in shards]).float().mean()
-        values |= {"reward": mean_reward, "baseline": mean_over_processes(torch.cat(baselines).mean()).item(),
-                   "kl": mean_over_processes(parts["kl"]).item(),
-                   "policy_loss": mean_over_processes(parts["policy_loss"]).item(),
-                   "length": mean_over_processes(lengths).item(), **d_values}
-        check_finite("adversarial", where, **values)
+        return self._record(**teacher, reward=mean_reward, baseline=torch.cat(baselines).mean(), kl=parts["kl"],
+                            policy_loss=parts["policy_loss"], length=lengths, **d_values)
+
+    def _policy_loss(self, shards: Sequence[_Shard], baselines: Sequence[torch.Tensor],
+                     response_tokens: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The policy's loss on the batch (the module docstring's): the mean policy-gradient loss over samples plus
+        `teacher_forcing` times the NLL per real response token; also its parts, for the record."""
+        cfg = self.config
+        self.policy.eval()  # the policy that sampled: no dropout in its log-probabilities
+        pg, kls, teacher = [], [], torch.zeros((), device=self.device)
+        for shard, baseline in zip(shards, baselines):
+            log_probs = lm_policy.token_log_probs(lm_policy.forward(self.policy, shard.repeated, shard.samples).logits,
+                                                  shard.samples)
+            mask = shard.samples.mask.to(log_probs.device)
+            kl = sequence_kl(log_probs, shard.ref_log_probs.to(log_probs.device), mask)
+            pg.append(policy_gradient_loss(log_probs, mask, shard.rewards.to(log_probs.device), baseline, kl,
+                                           cfg.kl_coef))
+            kls.append(kl)
+            if cfg.teacher_forcing > 0:
+                real = lm_policy.encode_responses(self.tokenizer, [p.response.text for p in shard.pairs],
+                                                  cfg.max_new_tokens)
+                real_logp = lm_policy.token_log_probs(lm_policy.forward(self.policy, shard.prompts, real).logits, real)
+                teacher = teacher - self.parallel.part_of_sum(real_logp.sum() / response_tokens)
+        pg_loss = torch.stack(pg).mean()  # shards are equal: the mean of their means is the mean over samples
+        loss = cfg.reward_weight * pg_loss + cfg.teacher_forcing * teacher
+        return loss, {"policy_loss": pg_loss.detach(), "kl": torch.cat(kls).mean(), "teacher_nll": teacher.detach()}
+
+    def discriminator_step(self, shards: Sequence[_Shard]) -> dict[str, float]:
+        """One update of the discriminator on the generated feature rows of `shards`. Each shard's generated rows
+        meet as many real training pairs and half as many fixed mismatched and reversed negatives, cut from draws for
+        the whole global batch (the same in every process); the loss is the mean of the shards' balanced losses.
+        Returns its loss and accuracies."""
+        n = len(shards[0].fake)
+        draw = {kind: f[torch.randint(len(f), (n * self.config.sample_shards,), generator=self.data_rng)]
+                for kind, f in self.real_features.items() if len(f)}
+        total, real_right, generated_right = [], [], []
+        self.discriminator.train()
+        with torch.random.fork_rng(devices=[]):  # seeded dropout, the caller's random state untouched: resumable
+            for shard in shards:
+                cut = {kind: rows[shard.index * n: (shard.index + 1) * n] for kind, rows in draw.items()}
+                negatives = [shard.fake] + [cut[k][: max(1, n // 2)] for k in ("mismatched", "reversed") if k in cut]
+                torch.manual_seed(self._seed(shard.index))  # its dropout draws from a seed of this step and shard
+                logits_real, logits_fake = self.discriminator(cut["real"]), self.discriminator(torch.cat(negatives))
+                total.append(discriminator_loss(logits_real, logits_fake))
+                real_right.append((logits_real > 0).float().mean())
+                generated_right.append((logits_fake[:n] < 0).float().mean())
+            loss = torch.stack(total).mean()
+            self._update("discriminator", loss, self.discriminator, 5.0)
+        self.discriminator.eval()
+        return self.parallel.mean_values({"d_loss": loss.detach(), "d_acc_real": torch.stack(real_right).mean(),
+                                          "d_acc_generated": torch.stack(generated_right).mean()})
+
+    # --- plumbing: where a step meets the other processes (`self.parallel`; nothing happens in one process) ------
+
+    def _contexts(self) -> list:
+        """The step's contexts: the global batch, drawn by a generator every process shares."""
+        rows = torch.randint(len(self.train_pairs), (self.config.contexts_per_step,), generator=self.data_rng)
+        return [self.train_pairs[i] for i in rows.tolist()]
+
+    def _draw_shards(self, pairs: list) -> list[_Shard]:
+        """This process's shards of `pairs` (every shard in one process), each drawn by `_draw`."""
+        return [self._draw(index, part) for index, part in self.parallel.my_shards(pairs)]
+
+    def _mean_reward(self, shards: Sequence[_Shard]) -> float:
+        """The mean reward over the whole batch (every process's samples)."""
+        return self.parallel.mean(torch.cat([s.rewards for s in shards]).mean()).item()
+
+    def _response_tokens(self, pairs: list) -> int:
+        """How many tokens the real responses of `pairs` hold: the teacher NLL is per token of the whole batch."""
+        if self.config.teacher_forcing <= 0:
+            return 0
+        return int(lm_policy.encode_responses(self.tokenizer, [p.response.text for p in pairs],
+                                              self.config.max_new_tokens).mask.sum())
+
+    def _where(self) -> str:
+        return f"adversarial step {self.steps + 1}"
+
+    def _update(self, optimizer: str, loss: torch.Tensor, module: torch.nn.Module, clip: float) -> None:
+        """`adversarial_state.guarded_update`: finite loss (over every process) or stop, backward, gradients averaged
+        over processes, clip, step."""
+        guarded_update(self.optimizers[optimizer], loss, module.parameters(), clip, optimizer, self._where(),
+                       replicas=self.parallel)
+
+    def _record(self, **values: float | torch.Tensor) -> Record:
+        """Record `values` (a tensor: this process's number, averaged over processes) after checking they are
+        finite; to the history and the callback."""
+        values = self.parallel.mean_values(values)
+        check_finite("adversarial", self._where(), **values)
         self.steps += 1
         record: Record = {"phase": "adversarial", "step": self.steps, **values}
         self.history.append(record)
         if self.callback is not None:
             self.callback(record)
         return record
-
-    def discriminator_step(self, generated: Sequence[torch.Tensor]) -> dict[str, float]:
-        """One update of the discriminator. `generated`: the feature rows of this process's shards, one tensor
-        each. Each shard's generated rows meet as many real training pairs and half as many fixed mismatched and
-        reversed negatives, cut from draws for the whole global batch (the same in every process); the loss is the
-        mean of the shards' balanced losses. Returns its loss and accuracies (over every process's rows)."""
-        n = len(generated[0])
-        draw = {kind: f[torch.randint(len(f), (n * self.config.sample_shards,), generator=self.data_rng)]
-                for kind, f in self.real_features.items() if len(f)}
-        where = f"adversarial step {self.steps + 1}"
-
-        def losses(discriminator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-            total, real_right, generated_right = [], [], []
-            for shard, fake in zip(self._my_shards(), generated):
-                cut = {kind: rows[shard * n : (shard + 1) * n] for kind, rows in draw.items()}
-                negatives = [fake] + [cut[k][: max(1, n // 2)] for k in ("mismatched", "reversed") if k in cut]
-                torch.manual_seed(self._seed(shard))  # its dropout draws from a seed of this step and shard
-                logits_real, logits_fake = discriminator(cut["real"]), discriminator(torch.cat(negatives))
-                total.append(discriminator_loss(logits_real, logits_fake))
-                real_right.append((logits_real > 0).float().mean())
-                generated_right.append((logits_fake[:n] < 0).float().mean())
-            return torch.stack(total).mean(), torch.stack(real_right).mean(), torch.stack(generated_right).mean()
-
-        self.discriminator.train()
-        with torch.random.fork_rng(devices=[]):  # seeded dropout, the caller's random state untouched: resumable
-            loss, acc_real, acc_generated = self.discriminator_call(losses)
-            check_finite("discriminator", where, loss=mean_over_processes(loss).item())
-            guarded_update(self.optimizers["discriminator"], loss, self.discriminator.parameters(), 5.0,
-                           "discriminator", where)
-        self.discriminator.eval()
-        return {"d_loss": mean_over_processes(loss).item(), "d_acc_real": mean_over_processes(acc_real).item(),
-                "d_acc_generated": mean_over_processes(acc_generated).item()}
 
     # --- checkpoints (shared layout: heygen_lib.adversarial_state) ----------------------------------------------
 

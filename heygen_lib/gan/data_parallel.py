@@ -1,8 +1,9 @@
-"""Training in several processes (``torchrun``) behind one seam: `DataParallel`, which the text-GAN trainer calls
-wherever its single-process algorithm touches a batch, a gradient or a number to record.
+"""Training in several processes (``torchrun``) behind one seam: `DataParallel`, which the adversarial trainers call
+wherever their single-process algorithm touches a batch, a gradient or a number to record.
 
 In one process every method of `DataParallel` hands back what it was given (all rows, the same gradients, the same
-numbers), so `heygen_lib.gan.training.GANTrainer` reads as the algorithm on one machine. Under torchrun:
+numbers), so `heygen_lib.gan.training.GANTrainer` and `heygen_lib.dialogue_gan.lm_training.AdversarialLMTrainer`
+read as the algorithm on one machine. Under torchrun:
 
 - each process starts from rank 0's weights (`share_weights`) and takes its slice of every global batch (`rows`);
 - after ``backward`` the gradients are averaged over the processes (`average_gradients`): every process then makes
@@ -14,24 +15,24 @@ numbers), so `heygen_lib.gan.training.GANTrainer` reads as the algorithm on one 
 - SeqGAN's rollouts, the costly part, are split the same way, and every process then receives the whole batch of
   samples and rewards (`whole_batch`), so the policy-gradient step, with its batch-mean baseline, is the same code
   on the same numbers in every process;
+- a batch of contexts can be cut into seeded shards too, of which each process draws its own (`my_shards`): the
+  dialogue GAN keeps a context's samples, rewards and baseline inside the shard that drew them;
 - recorded numbers are averaged over processes (`mean_values`) and evaluations run once, on rank 0 (`on_rank_0`).
-
-The functions below the class serve the pretrained-LM dialogue GAN, which wraps its networks in DDP instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
 
 from heygen_lib import distributed
 
+T = TypeVar("T")
 Draw = Callable[[int, "torch.Generator | None"], Any]  # draw(rows, rng) -> a tensor or a tuple of tensors [rows, ...]
 
 
@@ -84,6 +85,11 @@ class DataParallel:
         """`value` averaged over the processes (each holding the same number of rows); itself in one process."""
         return mean_over_processes(value)
 
+    def part_of_sum(self, part: torch.Tensor) -> torch.Tensor:
+        """`part`, this process's share of a sum over the global batch, weighted so that the mean over processes
+        (of gradients, `average_gradients`, and of numbers, `mean`) is the whole sum; itself in one process."""
+        return part * self.processes
+
     def mean_values(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """`values` with every tensor (a number this process computed on its rows) replaced by its mean over the
         processes, as a float; other values (already the same in every process) as they are."""
@@ -135,45 +141,29 @@ class DataParallel:
             gathered.append(torch.cat(parts))
         return tuple(gathered) if isinstance(mine, tuple) else gathered[0]
 
+    def my_shards(self, batch: Sequence[T]) -> list[tuple[int, Sequence[T]]]:
+        """This process's shards of the global `batch`, each with its number (which seeds what it draws): every
+        shard in turn in one process, as one when unsharded."""
+        size = len(batch) // (self.shards or 1)
+        return [(shard, batch[shard * size: (shard + 1) * size]) for shard in self._my_shard_numbers()]
+
     def shard_rngs(self) -> list[torch.Generator] | None:
         """One seeded generator per shard of this process for the next draw (None when unsharded)."""
         return None if self.shards is None else self._shard_rngs()
 
     def _shard_rngs(self) -> list[torch.Generator]:
-        per_process = self.shards // self.processes
-        mine = range(self.rank * per_process, (self.rank + 1) * per_process)
         self.draws += 1
-        return shard_generators(self.seed, self.draws, mine, self.device)
+        return shard_generators(self.seed, self.draws, self._my_shard_numbers(), self.device)
+
+    def _my_shard_numbers(self) -> range:
+        per_process = (self.shards or 1) // self.processes
+        return range(self.rank * per_process, (self.rank + 1) * per_process)
 
 
 def _concatenate(parts: list[Any]) -> Any:
     if isinstance(parts[0], tuple):
         return tuple(torch.cat(column) for column in zip(*parts))
     return torch.cat(parts)
-
-
-class _Calls(nn.Module):
-    """Runs ``fn(module, ...)`` as this module's forward, so that DDP sees every method of `module`."""
-
-    def __init__(self, module: nn.Module):
-        super().__init__()
-        self.module = module
-
-    def forward(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return fn(self.module, *args)
-
-
-def parallel_calls(module: nn.Module, find_unused_parameters: bool = False) -> Callable[..., Any]:
-    """``call(fn, *args)`` returns ``fn(module, *args)``: directly in one process; under torchrun through
-    `DistributedDataParallel`, which makes every process start from rank 0's weights and averages the gradients of
-    what `fn` computed over all processes in ``backward``. Pass `find_unused_parameters` when some calls leave
-    parameters out. The module itself stays unwrapped: its state dict, and so every checkpoint, is the same whatever
-    the number of processes."""
-    if not distributed.launched():
-        return lambda fn, *args: fn(module, *args)
-    device = next(module.parameters()).device
-    return DistributedDataParallel(_Calls(module), device_ids=[device.index] if device.type == "cuda" else None,
-                                   find_unused_parameters=find_unused_parameters)
 
 
 def shard_seed(seed: int, draw: int, shard: int) -> int:

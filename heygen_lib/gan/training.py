@@ -262,7 +262,9 @@ class GANTrainer:
     def adversarial_step(self) -> Record:
         """One generator update and `d_steps` discriminator updates, by the configured method."""
         if self.config.method == "seqgan":
-            values = self._seqgan_generator_step()
+            # Under torchrun each process samples and rolls out its shards, and every process gets the whole batch.
+            samples, rewards = self.parallel.whole_batch(self.config.batch_size, self._samples_with_rewards)
+            values = self._seqgan_generator_step(samples, rewards)
             for _ in range(self.config.d_steps):
                 values |= {f"d_{k}": v for k, v in self.discriminator_step().items() if k in ("loss", "accuracy")}
         else:
@@ -271,8 +273,8 @@ class GANTrainer:
             values["mle_nll"] = self._teacher_forcing_update()
         return self._record("adversarial", **values)
 
-    def _seqgan_generator_step(self) -> dict[str, float]:
-        samples, rewards = self._samples_with_rewards()  # [B, T] each: sampled tokens and their rollout rewards
+    def _seqgan_generator_step(self, samples: torch.Tensor, rewards: torch.Tensor) -> dict[str, float]:
+        """REINFORCE on sampled tokens [B, T] and their rollout rewards [B, T]."""
         self.generator.train()
         with self._autocast():
             log_probs = -self.generator.token_nll(samples)  # [B, T]: log G(y_t | y_<t) of each sampled token
@@ -281,16 +283,13 @@ class GANTrainer:
         self._update("generator", loss, self.generator)
         return {"g_loss": loss.item(), "reward": rewards.mean().item()}
 
-    def _samples_with_rewards(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """A batch of samples from the generator (eval mode) and their SeqGAN rewards (`rewards.rollout_rewards`).
-        Under torchrun each process draws and rolls out its shards, and every process gets the whole batch."""
-        def draw(n: int, rng: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
-            with eval_mode(self.generator):
-                samples = self.generator.sample(n, generator=rng)
-            return samples, rollout_rewards(self.generator, self.discriminator, samples, self.config.rollouts,
-                                            batch_size=self.config.reward_batch, rng=rng)
-
-        return self.parallel.whole_batch(self.config.batch_size, draw)
+    def _samples_with_rewards(self, n: int, rng: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """`n` samples of the generator (eval mode) and their SeqGAN rewards (`rewards.rollout_rewards`), drawn
+        from `rng` (the global random state when None)."""
+        with eval_mode(self.generator):
+            samples = self.generator.sample(n, generator=rng)
+        return samples, rollout_rewards(self.generator, self.discriminator, samples, self.config.rollouts,
+                                        batch_size=self.config.reward_batch, rng=rng)
 
     def _gumbel_step(self) -> dict[str, float | torch.Tensor]:
         d_loss_fn, g_loss_fn = LOSSES[self.config.loss]
