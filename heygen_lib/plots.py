@@ -184,9 +184,11 @@ def training_curves(history: Sequence[Mapping[str, object]], curves: Sequence[tu
 
 def quality_diversity(curves: Mapping[str, Sequence[Mapping[str, float]]], x: str, y: str,
                       anchors: Mapping[str, tuple[float, float]] | None = None, xlabel: str | None = None,
-                      ylabel: str | None = None) -> Figure:
+                      ylabel: str | None = None, boxes: Mapping[str, tuple[float, float]] | None = None) -> Figure:
     """Temperature sweeps, one line per generator, each point labelled with its temperature (labels of successive
-    curves sit on alternating sides of their points, so close curves do not print over each other)."""
+    curves sit on alternating sides of their points, so close curves do not print over each other). `boxes`: name
+    -> (half-width in x, in y) drawn as error bars on that curve's T = 1 point, e.g. 3 noise std on each axis: the
+    box a placement against another curve reads."""
     fig = Figure(figsize=(6.5, 4.5), layout="constrained")
     ax = fig.subplots()
     offsets = [(4, 4), (4, -10), (-14, 4), (-14, -10)]
@@ -196,6 +198,9 @@ def quality_diversity(curves: Mapping[str, Sequence[Mapping[str, float]]], x: st
         for r, xi, yi in zip(rows, xs, ys):
             ax.annotate(f"{r['temperature']:g}", (xi, yi), textcoords="offset points", xytext=offsets[k % 4],
                         fontsize=7, color=line.get_color())
+            if boxes and name in boxes and r["temperature"] == 1.0:
+                ax.errorbar(xi, yi, xerr=boxes[name][0], yerr=boxes[name][1], color=line.get_color(), capsize=3,
+                            linewidth=1)
     for name, (xi, yi) in (anchors or {}).items():
         ax.plot(xi, yi, marker="*", markersize=12, linestyle="", label=name)
     ax.set(xlabel=xlabel or x, ylabel=ylabel or y, title="Quality vs diversity over sampling temperature (labels: T)")

@@ -59,11 +59,13 @@ class GanSizes:
     rollouts: int = 16
     eval_samples: int = 10_000  # samples scored by the oracle at each evaluation
     eval_every: int = 20
-    noise_repeats: int = 5  # evaluations of the same weights with fresh samples, for the evaluation noise
+    noise_repeats: int = 30  # evaluations of the same weights with fresh samples: the noise std to about +-30%
     large_train: int = 100_000  # the "large" real set: fresh oracle samples, too many to memorise
     text_vocab: int = 5000  # real text: word vocabulary (the sequence length is chosen from the data)
     text_mle_epochs: int = 60
     text_adversarial_steps: int = 100  # SeqGAN steps on real text (rollouts cost grows with the length squared)
+    text_eval_samples: int = 300  # samples per real-text evaluation: table rows, noise repeats and sweeps alike
+    text_noise_repeats: int = 8  # real-text evaluations of MLE's weights for the noise (Self-BLEU costs N^2)
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,7 @@ PROFILES = {
         augment=AugmentSizes(pairs=80),
         gan=GanSizes(mle_epochs=12, d_pretrain_steps=200, adversarial_steps=40, gumbel_steps=80,
                      gumbel_losses=("rsgan", "hinge"), rollouts=4,
-                     eval_samples=1000, eval_every=20, noise_repeats=5, large_train=20_000, text_vocab=1000,
+                     eval_samples=1000, eval_every=20, noise_repeats=30, large_train=20_000, text_vocab=1000,
                      text_mle_epochs=8, text_adversarial_steps=4),
         dialogue_gan=DialogueGanSizes(vocab=1000, context_len=32, response_len=20, hidden=128, mle_epochs=4,
                                       mle_patience=2, d_pretrain_steps=100, adversarial_steps=40, candidates=160,
@@ -200,7 +202,7 @@ def rehearsal_of(full: Profile) -> Profile:
         augment=replace(full.augment, pairs=32,
                         translation=(str(REHEARSAL_MODELS["opus-mt-en-de"]), str(REHEARSAL_MODELS["opus-mt-de-en"]))),
         gan=replace(full.gan, mle_epochs=1, d_pretrain_steps=1, adversarial_steps=1, gumbel_steps=1, eval_every=1,
-                    eval_samples=1000, noise_repeats=2, large_train=640, text_mle_epochs=1,
+                    eval_samples=1000, noise_repeats=2, text_noise_repeats=2, large_train=640, text_mle_epochs=1,
                     text_adversarial_steps=1),
         dialogue_gan=replace(full.dialogue_gan, mle_epochs=1, d_pretrain_steps=1, adversarial_steps=1, candidates=32,
                              keep=8, lm_mle_epochs=ONE_STEP, d_fit_steps=2, lm_adversarial_steps=1,

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from heygen_lib.gan.evaluation import (claims, copy_rate, direction, evaluation_noise, largest_reversal, moved,
-                                      oracle_metrics, place_against_curve, temperature_sweep, text_metrics,
-                                      unique_fraction)
+                                      oracle_metrics, place_against_curve, run_summary, temperature_sweep,
+                                      text_metrics, unique_fraction)
 from heygen_lib.gan.generators import LSTMGenerator, LSTMGeneratorConfig, VAEGenerator, VAEGeneratorConfig
 from heygen_lib.gan.oracle import OracleConfig, build_oracle, nll_test, sample_oracle_data
 from heygen_lib.gan.text_data import Vocabulary, length_for, nll_per_token
@@ -206,3 +206,78 @@ def test_claims_read_stability_from_reversals_and_improvement_from_the_curve_pla
     assert verdicts(settled, below)[1].startswith("**supported** for GAN")
     assert verdicts(settled, on)[1].startswith("**not supported**: every GAN lies on or above")
     assert verdicts(settled, copied)[1].startswith("**not supported**: GAN lie below MLE's curve only by copying")
+
+
+def small_trainer():
+    from heygen_lib.gan.discriminators import CNNDiscriminator, cnn_config
+    from heygen_lib.gan.training import GANTrainer, TrainConfig
+
+    config = OracleConfig(vocab_size=30, max_len=6, n_train=64, n_test=100)
+    oracle = build_oracle(config)
+    real, test = sample_oracle_data(oracle, 64, seed=1), sample_oracle_data(oracle, 100, seed=2)
+    generator = LSTMGenerator(LSTMGeneratorConfig(vocab_size=30, max_len=6, embed_dim=8, hidden_dim=8))
+    trainer = GANTrainer(generator, CNNDiscriminator(cnn_config("small", 30, 6)), real, TrainConfig(batch_size=16))
+    return trainer, oracle_metrics(oracle, test, n_samples=50, train_data=real), test
+
+
+def test_the_results_row_is_the_training_curves_last_point_not_a_second_draw():
+    from heygen_lib.gan.training import train_mle
+
+    trainer, metrics, test = small_trainer()
+    train_mle(trainer, 2, metrics, eval_every=1)
+    curve_last = [r for r in trainer.history if r["phase"] == "eval"][-1]
+    evals = len([r for r in trainer.history if r["phase"] == "eval"])
+    row = run_summary(trainer, metrics, test[:20], reference=curve_last["nll_oracle"], noise=0.1)
+    assert row["NLL_oracle"] == curve_last["nll_oracle"] and row["move"] == 0.0  # the same call, so the same number
+    assert len([r for r in trainer.history if r["phase"] == "eval"]) == evals  # and no extra point on the curve
+    fresh = trainer.evaluate(metrics)  # a second draw of the same weights differs by the sampling noise
+    assert fresh["nll_oracle"] != curve_last["nll_oracle"] and fresh["nll_test"] == curve_last["nll_test"]
+    other = oracle_metrics(trainer.generator, test, n_samples=50)  # other metrics, or a step since: evaluated anew
+    assert trainer.evaluate(other, reuse=True) is not trainer.history[-2]
+    trainer.mle_epoch()
+    assert trainer.evaluate(metrics, reuse=True)["mle_epochs"] == 3
+
+
+def test_noise_repeats_count_the_reused_curve_point_and_run_the_same_metrics_for_the_rest():
+    calls = []
+    metrics = lambda g: calls.append(1) or {"x": float(len(calls))}
+    noise = evaluation_noise(metrics, torch.nn.Linear(1, 1), repeats=4, reuse=[{"phase": "eval", "step": 7, "x": 0.0}])
+    assert len(calls) == 3 and set(noise) == {"x"}  # the record's phase and step counter are not metrics
+    assert noise["x"] == pytest.approx((1.5, torch.tensor([0.0, 1, 2, 3]).std().item()))
+
+
+def test_the_noise_std_interval_is_the_chi_square_one():
+    from heygen_lib.gan.evaluation import std_interval
+
+    # sqrt(dof / chi2 quantiles): 5 repeats (dof 4): 0.484, 11.143; 30 repeats (dof 29): 16.047, 45.722
+    assert std_interval(1.0, 5) == pytest.approx((0.599, 2.874), abs=1e-3)
+    assert std_interval(0.03, 30) == pytest.approx((0.03 * 0.796, 0.03 * 1.344), abs=1e-4)
+
+
+def test_a_point_at_mles_coverage_that_the_table_calls_no_difference_is_on_the_curve():
+    # near T = 1 the sweep is almost vertical: 0.002 nats of NLL_test is 0.09 nats of NLL_oracle along it, so
+    # reading x as exact put a point 0.05 from MLE (no difference in the table) 0.14 below the curve
+    sweep = ((0.85, 5.31, 6.15), (1.0, 5.225, 6.85), (1.2, 5.215, 7.30))
+    curve = [{"temperature": t, "nll_test": x, "nll_oracle": y} for t, x, y in sweep]
+    point = {"nll_test": 5.223, "nll_oracle": 6.80}
+    assert direction(6.85, point["nll_oracle"], std=0.03) == "no difference"
+    where, gap = place_against_curve(point, curve, "nll_test", "nll_oracle", 0.03)
+    assert where == "below" and gap == pytest.approx(-0.14, abs=0.005)  # x taken as exact: a contradiction
+    where, gap = place_against_curve(point, curve, "nll_test", "nll_oracle", 0.03, noise_x=0.004)
+    assert where == "on" and abs(gap) <= 0.09
+    # beyond the noise on both axes it is still read as below or above
+    assert place_against_curve({"nll_test": 5.223, "nll_oracle": 6.6}, curve, "nll_test", "nll_oracle", 0.03,
+                               noise_x=0.004)[0] == "below"
+    assert place_against_curve({"nll_test": 5.30, "nll_oracle": 6.6}, curve, "nll_test", "nll_oracle", 0.03,
+                               noise_x=0.004)[0] == "above"
+
+
+def test_a_sweep_reuses_the_tables_number_at_a_measured_temperature():
+    seen = []
+
+    def make_metrics(t):
+        seen.append(t)
+        return lambda g: {"nll_oracle": t}
+
+    rows = temperature_sweep(torch.nn.Linear(1, 1), make_metrics, [0.5, 1.0], measured={1.0: {"nll_oracle": 7.0}})
+    assert seen == [0.5] and rows[1] == {"temperature": 1.0, "nll_oracle": 7.0}
