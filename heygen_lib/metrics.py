@@ -303,9 +303,12 @@ class SentenceEncoder:
     def _load(self) -> None:
         from transformers import AutoModel, AutoTokenizer
 
+        from heygen_lib.quiet import quiet_file_progress
+
         path = self.model_path or minilm_path()
-        self._tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        self._model = AutoModel.from_pretrained(path, local_files_only=True).to(self.device).eval()
+        with quiet_file_progress():  # no per-file "Loading weights" bar wherever the first encoding happens
+            self._tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+            self._model = AutoModel.from_pretrained(path, local_files_only=True).to(self.device).eval()
         config = path / "sentence_bert_config.json"
         limit = json.loads(config.read_text())["max_seq_length"] if config.exists() else None
         self._max_length = limit or self._tokenizer.model_max_length

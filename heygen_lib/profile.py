@@ -64,7 +64,7 @@ class GanSizes:
     text_vocab: int = 5000  # real text: word vocabulary (the sequence length is chosen from the data)
     text_mle_epochs: int = 60
     text_adversarial_steps: int = 100  # SeqGAN steps on real text (rollouts cost grows with the length squared)
-    text_eval_samples: int = 300  # samples per real-text evaluation: table rows, noise repeats and sweeps alike
+    text_eval_samples: int = 500  # samples per real-text evaluation: table rows, noise repeats and sweeps alike
     text_noise_repeats: int = 8  # real-text evaluations of MLE's weights for the noise (Self-BLEU costs N^2)
 
 
@@ -152,7 +152,7 @@ PROFILES = {
         gan=GanSizes(mle_epochs=12, d_pretrain_steps=200, adversarial_steps=40, gumbel_steps=80,
                      gumbel_losses=("rsgan", "hinge"), rollouts=4,
                      eval_samples=1000, eval_every=20, noise_repeats=30, large_train=20_000, text_vocab=1000,
-                     text_mle_epochs=8, text_adversarial_steps=4),
+                     text_eval_samples=300, text_mle_epochs=8, text_adversarial_steps=4),
         dialogue_gan=DialogueGanSizes(vocab=1000, context_len=32, response_len=20, hidden=128, mle_epochs=4,
                                       mle_patience=2, d_pretrain_steps=100, adversarial_steps=40, candidates=160,
                                       keep=40, lm_mle_epochs=3, lm_learning_rate=1e-3, lm_adversarial_lr=1e-4,

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from heygen_lib.paths import PROJECT_ROOT
+from heygen_lib.profile import PROFILES
 
 spec = importlib.util.spec_from_file_location("oracle_protocol", PROJECT_ROOT / "benchmarks" / "oracle_protocol.py")
 protocol = importlib.util.module_from_spec(spec)
@@ -36,7 +37,8 @@ def test_a_run_writes_one_row_per_method_read_against_mle_with_the_sizes_it_used
     markdown = (tmp_path / "results.md").read_text()
     for stated in ("overridden: --mle-epochs 1, --steps 1, --rollouts 1", "MLE epochs 1;",
                    "seqgan_fast (seqgan): steps 1, rollouts per prefix 1;", "relgan_fast (gumbel): steps 1;",
-                   "discriminator small", "evaluation samples 1,000", "noise repeats 5", "n_train=200"):
+                   "discriminator small", "evaluation samples 1,000",
+                   f"noise repeats {PROFILES['smoke'].gan.noise_repeats}", "n_train=200"):
         assert stated in markdown
     assert "mle_epochs=12" not in markdown and "| vs MLE |" in markdown
     assert markdown.index("| gumbel | relgan_fast |") < markdown.index("MLE temperature sweep")  # the sweep last

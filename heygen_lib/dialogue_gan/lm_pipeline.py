@@ -45,7 +45,6 @@ from heygen_lib.metrics import corpus_bleu, distinct_n
 from heygen_lib.nlg import finetune
 from heygen_lib.paths import artifacts_dir
 from heygen_lib.profile import DialogueGanSizes
-from heygen_lib.quiet import quiet_file_progress
 from heygen_lib.text import word_tokens
 
 RECIPE = "dialogue_gan_recipe.json"
@@ -137,10 +136,7 @@ def judge_features() -> EncoderPairFeatures:
     """The independent judge's features: the shipped all-MiniLM-L6-v2 encoder (`heygen_lib.metrics`)."""
     from heygen_lib.metrics import default_encoder
 
-    encoder = default_encoder()
-    with quiet_file_progress():  # load it now, without transformers' per-file bar
-        encoder.dim
-    return EncoderPairFeatures(encoder)
+    return EncoderPairFeatures(default_encoder())
 
 
 # --- 3. adversarial runs -----------------------------------------------------------------------------------------
