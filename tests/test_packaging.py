@@ -39,6 +39,8 @@ def test_notebooks_are_stored_without_outputs():
         cells = json.loads(path.read_text())["cells"]
         dirty = [i for i, c in enumerate(cells) if c["cell_type"] == "code" and (c["outputs"] or c["execution_count"])]
         assert not dirty, f"{path.name}: cells {dirty} carry outputs; store notebooks stripped"
+        ids = [c.get("id") for c in cells]  # nbformat 4.5: a unique id per cell (a missing one warns, later fails)
+        assert None not in ids and len(set(ids)) == len(ids), f"{path.name}: every cell needs its own id"
 
 
 def test_every_notebook_opens_with_badge_colab_bootstrap_and_environment_report():
