@@ -1,4 +1,5 @@
 import pytest
+from ipywidgets import VBox
 
 from heygen_lib.chat import Chatbot, DecodingConfig, FeedbackStore, feedback_pairs
 from heygen_lib.chat.widget import ChatWidget
@@ -82,6 +83,16 @@ def test_reset_starts_a_new_conversation(chat):
     send(chat, "hello")
     chat.reset_button.click()
     assert chat.chatbot.history == () and chat.turn.options == () and "Say hello" in chat.transcript.value
+
+
+def test_the_feedback_file_is_named_without_this_machines_path(model_and_tokenizer, monkeypatch, tmp_path):
+    monkeypatch.setenv("HEYGEN_ARTIFACTS_DIR", str(tmp_path))
+    bot = Chatbot(*model_and_tokenizer, DecodingConfig("greedy", max_new_tokens=5))
+    widget = ChatWidget(bot, FeedbackStore(tmp_path / "chat" / "feedback.jsonl"))
+    rows = [row for row in widget.children if isinstance(row, VBox)]
+    shown = [c.value for row in rows for c in row.children if "saved to" in str(getattr(c, "value", ""))]
+    assert shown == ["<b>Feedback</b> (saved to <code>$HEYGEN_ARTIFACTS_DIR/chat/feedback.jsonl</code>)"]
+    assert str(tmp_path) not in shown[0]
 
 
 def test_the_max_new_tokens_slider_leaves_half_the_window_for_the_prompt(model_and_tokenizer):

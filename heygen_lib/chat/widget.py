@@ -16,6 +16,7 @@ import ipywidgets as w
 from heygen_lib.chat.chatbot import Chatbot
 from heygen_lib.nlg.decoding import STRATEGIES, DecodingConfig
 from heygen_lib.chat.feedback import FeedbackStore
+from heygen_lib.paths import shown_path
 from heygen_lib.widgets import WIDE_LABELS, errors_said_in, status_html
 
 TRANSCRIPT_STYLE = ("height: 320px; overflow-y: auto; border: 1px solid #ccc; border-radius: 4px; padding: 6px; "
@@ -73,7 +74,8 @@ class ChatWidget(w.VBox):
         self.good_button.on_click(errors_said_in(self.status, lambda _: self.rate("good")))
         self.bad_button.on_click(errors_said_in(self.status, lambda _: self.rate("bad")))
         self.correction_button.on_click(errors_said_in(self.status, self.save_correction))
-        return w.VBox([w.HTML(f"<b>Feedback</b> (saved to <code>{html.escape(str(self.store.path))}</code>)"),
+        saved_to = html.escape(shown_path(self.store.path))  # never this machine's absolute path
+        return w.VBox([w.HTML(f"<b>Feedback</b> (saved to <code>{saved_to}</code>)"),
                        w.HBox([self.turn, self.good_button, self.bad_button]),
                        w.HBox([self.correction, self.correction_button])])
 
