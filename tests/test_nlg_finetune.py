@@ -103,8 +103,9 @@ def test_a_run_without_dev_evaluations_takes_its_whole_budget_and_keeps_its_last
     result = fine_tune(model, tok, TRAIN, DEV, quick(evals_per_epoch=0, max_steps=3), tmp_path, progress=False)
     assert result.steps == result.best_step == 3 and math.isnan(result.best_dev_loss)
     assert {r["phase"] for r in result.history} == {"train"} and not list(tmp_path.glob("checkpoint-*"))
-    with pytest.raises(ValueError, match="early_stopping_patience=0"):
-        quick(evals_per_epoch=0, early_stopping_patience=2)
+    for needs_evaluations in ({"early_stopping_patience": 2}, {"resume": True}):
+        with pytest.raises(ValueError, match="evals_per_epoch=0 set early_stopping_patience=0 and resume=False"):
+            quick(evals_per_epoch=0, **needs_evaluations)
 
 
 def test_save_and_load_give_identical_logits(folder, tmp_path):

@@ -126,9 +126,9 @@ class FineTuneConfig:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.evals_per_epoch < 0:
             raise ValueError(f"evals_per_epoch must be at least 0, got {self.evals_per_epoch}")
-        if self.evals_per_epoch == 0 and self.early_stopping_patience:
-            raise ValueError("early stopping reads dev evaluations: with evals_per_epoch=0 set "
-                             "early_stopping_patience=0")
+        if self.evals_per_epoch == 0 and (self.early_stopping_patience or self.resume):
+            raise ValueError("early stopping and resuming read what each dev evaluation writes: with "
+                             "evals_per_epoch=0 set early_stopping_patience=0 and resume=False")
         if self.max_steps is None and self.epochs <= 0:
             raise ValueError(f"epochs must be positive, got {self.epochs}")
         if self.max_steps is not None and self.max_steps < 1:
