@@ -61,7 +61,7 @@ def measure(
     """One setting, meant to run in a fresh process: trained tokens/s, computed tokens/s and peak memory."""
     from heygen_lib.data import prepare_pairs
     from heygen_lib.nlg.finetune import load_model, precision_flags, tokenizer_texts
-    from heygen_lib.nlg.hf_training import loss_on_scored_positions
+    from heygen_lib.nlg.hf_training import batch_loss, loss_on_scored_positions
     from heygen_lib.nlg.rows import collator_for, encode_pairs
 
     torch.manual_seed(0)
@@ -87,11 +87,7 @@ def measure(
     def step(batch: list[dict]) -> tuple[int, int]:
         inputs = {k: v.to(device) for k, v in collate(batch).items()}
         with torch.autocast(device, dtype=dtype, enabled=dtype is not None):
-            if scored_loss:
-                labels = inputs.pop("labels")
-                loss = scored_loss(model(**inputs), labels)
-            else:
-                loss = model(**inputs).loss
+            loss = batch_loss(model, inputs, scored_loss)
         if scaler:
             scaler.scale(loss).backward()
             scaler.step(optimizer)

@@ -392,7 +392,7 @@ def measure_finetune_step(rows_wanted: int, max_length: int) -> dict[str, float]
 
     from heygen_lib.data import prepare_pairs
     from heygen_lib.nlg.finetune import load_model
-    from heygen_lib.nlg.hf_training import loss_on_scored_positions
+    from heygen_lib.nlg.hf_training import batch_loss, loss_on_scored_positions
     from heygen_lib.nlg.rows import collator_for, encode_pairs
     from heygen_lib.rehearsal import causal_lm_dir
 
@@ -401,18 +401,9 @@ def measure_finetune_step(rows_wanted: int, max_length: int) -> dict[str, float]
     rows, _ = encode_pairs(tokenizer, prepare_pairs("support", seed=0).train, max_length)
     settings = loss_on_scored_positions(model, collator_for(tokenizer))
     batch = settings["data_collator"](sorted(rows, key=lambda r: -len(r["input_ids"]))[:rows_wanted])
-    loss = settings.get("compute_loss_func")
-
-    def step():
-        if not loss:
-            return model(**batch).loss
-        inputs = dict(batch)
-        labels = inputs.pop("labels")
-        return loss(model(**inputs), labels)
-
     model.train()
-    return _measured_update(step, torch.optim.AdamW(model.parameters(), lr=1e-5), start,
-                            f"{tuple(batch['input_ids'].shape)}")
+    return _measured_update(lambda: batch_loss(model, batch, settings.get("compute_loss_func")),
+                            torch.optim.AdamW(model.parameters(), lr=1e-5), start, f"{tuple(batch['input_ids'].shape)}")
 
 
 def measure_adversarial_step() -> dict[str, float]:

@@ -7,7 +7,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, TrainingArguments
 from heygen_lib.data import Pair, Turn
 from heygen_lib.nlg.finetune import (FineTuneConfig, checkpoint_to_resume, fine_tune, freeze_layers, load_model,
                                      planned_steps, save_model, set_dropout, tokenizer_texts, training_arguments)
-from heygen_lib.nlg.hf_training import ScoredPositions, loss_on_scored_positions
+from heygen_lib.nlg.hf_training import ScoredPositions, batch_loss, loss_on_scored_positions
 from heygen_lib.nlg.rows import IGNORE, collator_for, encode_pairs
 from heygen_lib.tiny_models import TinyCausalLMConfig, build_tiny_causal_lm
 
@@ -191,6 +191,18 @@ def test_the_loss_from_the_scored_positions_alone_is_the_models_own_loss(folder)
     torch.testing.assert_close(settings["compute_loss_func"](outputs, labels), everywhere.loss)
     torch.testing.assert_close(settings["compute_loss_func"](outputs, labels, num_items_in_batch=2 * scored),
                                everywhere.loss / 2)  # a sum over an accumulated batch of twice the tokens
+
+
+def test_a_hand_written_step_takes_the_same_loss_on_either_path(folder):
+    model, tok = load(folder)
+    rows, _ = encode_pairs(tok, TRAIN, 48)
+    plain = collator_for(tok)
+    settings = loss_on_scored_positions(model, plain)
+    with torch.no_grad():
+        own = batch_loss(model, plain(rows))
+        scored = batch_loss(model, settings["data_collator"](rows), settings["compute_loss_func"])
+    torch.testing.assert_close(own, model(**plain(rows)).loss)
+    torch.testing.assert_close(scored, own)
 
 
 def test_fine_tuning_on_the_scored_positions_follows_the_same_losses_as_on_every_position(folder, tmp_path,

@@ -51,11 +51,19 @@ class CollapseCheck:
         return cls(reference, {key: std for key, (_, std) in noise.items()}, generator, test_data,
                    coverage=coverage, **options)
 
-    def moves(self, generator: TextGenerator, values: Mapping[str, float]) -> dict[str, tuple[float, float]]:
+    def coverage_noise(self, generator: TextGenerator) -> float:
+        """NLL_test's noise for `generator` against the reference (`evaluation.nll_test_noise`)."""
+        return nll_test_noise(generator, self.reference_generator, self.test_data, self.pad_id)
+
+    def moves(self, generator: TextGenerator, values: Mapping[str, float], coverage_std: float | None = None
+              ) -> dict[str, tuple[float, float]]:
         """Each checked number's move from the reference: (in its own units, in std towards collapse, positive
-        towards it), NLL_test first. A diversity number whose repeats never varied (e.g. "unique" at 1.0 when no
-        sample repeats) has no noise to scale a threshold by and is left out."""
-        stds = {self.coverage: (+1, nll_test_noise(generator, self.reference_generator, self.test_data, self.pad_id))}
+        towards it), NLL_test first (its noise `coverage_std` when the caller measured it, `coverage_noise`). A
+        diversity number whose repeats never varied (e.g. "unique" at 1.0 when no sample repeats) has no noise to
+        scale a threshold by and is left out."""
+        if coverage_std is None:
+            coverage_std = self.coverage_noise(generator)
+        stds = {self.coverage: (+1, coverage_std)}
         stds |= {key: (sign, self.noise[key]) for key, sign in TOWARDS_COLLAPSE.items()
                  if key in values and self.noise.get(key, 0.0) > 0}
         out = {}
@@ -65,10 +73,10 @@ class CollapseCheck:
             out[key] = (delta, sign * delta / std if std > 0 else unscaled)
         return out
 
-    def flag(self, generator: TextGenerator, values: Mapping[str, float]) -> str:
+    def flag(self, generator: TextGenerator, values: Mapping[str, float], coverage_std: float | None = None) -> str:
         """`NOT_FLAGGED` when not collapsed; else the moves that flag it, e.g. "nll_test +0.044 (9.1 std),
-        distinct-3 -0.078 (23.0 std)" (std counted towards collapse)."""
-        moves = self.moves(generator, values)
+        distinct-3 -0.078 (23.0 std)" (std counted towards collapse; `coverage_std` as in `moves`)."""
+        moves = self.moves(generator, values, coverage_std)
         beyond = {key: move for key, move in moves.items() if move[1] > self.k}
         if self.coverage not in beyond or len(beyond) < 2:
             return NOT_FLAGGED

@@ -26,6 +26,11 @@ Metrics = Callable[[TextGenerator], dict[str, float]]
 NOT_FLAGGED = "none"  # a collapse check's verdict when nothing is flagged (`collapse.CollapseCheck.flag`)
 
 
+def is_flagged(collapse: str) -> bool:
+    """Whether a collapse verdict (`collapse.CollapseCheck.flag`; "" where no check ran) flags a collapse."""
+    return collapse not in ("", NOT_FLAGGED)
+
+
 @torch.no_grad()
 def distinct_token_ngrams(samples: torch.Tensor, n: int) -> float:
     """Distinct n-grams of token ids / all n-grams, over sequences [N, T] (n-grams never cross sequences)."""
@@ -250,20 +255,19 @@ def run_summary(trainer, metrics: Metrics, held_out: torch.Tensor, reference: fl
     the check's reference ("NLL_test std", `nll_test_noise`)."""
     values = trainer.evaluate(metrics, reuse=True)
     move = values["nll_oracle"] - reference
-    flag = collapse.flag(trainer.generator, values) if collapse is not None else ""
-    flagged = flag not in ("", NOT_FLAGGED)
+    nll_std = collapse.coverage_noise(trainer.generator) if collapse is not None else math.nan
+    flag = collapse.flag(trainer.generator, values, coverage_std=nll_std) if collapse is not None else ""
     row: dict[str, float | str] = {
         "NLL_oracle": values["nll_oracle"], "NLL_test": values["nll_test"], "move": move,
         "move / std": move / noise if noise > 0 else "-",
-        "vs MLE": "collapsed: not ranked" if flagged else direction(reference, values["nll_oracle"], noise, k),
+        "vs MLE": "collapsed: not ranked" if is_flagged(flag) else direction(reference, values["nll_oracle"], noise, k),
         "copy rate": values.get("copy_rate", float("nan")), "unique": values["unique"],
         "distinct-3": values["distinct-3"],
         "D acc train": trainer.discriminator_accuracy(trainer.real[: len(held_out)]),
         "D acc held-out": trainer.discriminator_accuracy(held_out),
     }
     if collapse is not None:
-        row["NLL_test std"] = nll_test_noise(trainer.generator, collapse.reference_generator, collapse.test_data,
-                                             collapse.pad_id)
+        row["NLL_test std"] = nll_std
         row["collapse"] = flag
     return row
 
@@ -273,7 +277,7 @@ def caccia_reading(name: str, point: dict[str, float], mle_curve: Sequence[dict[
     """One sentence placing a generator's T = 1 point against MLE's temperature curve (NLL_test on x, NLL_oracle
     on y, both lower-is-better) within 3 x the noise on each axis (`noise` in NLL_oracle, `noise_x` in NLL_test,
     `place_against_curve`), naming memorisation when `copy` (its copy rate) reaches `memorisation` and a
-    `collapse` flag (`collapse.collapse_flag`) when there is one: either makes "below" no improvement."""
+    `collapse` flag (`collapse.CollapseCheck.flag`) when there is one: either makes "below" no improvement."""
     where, gap = place_against_curve(point, mle_curve, "nll_test", "nll_oracle", noise, noise_x=noise_x)
     text = {
         "below": "**below** MLE's curve: better quality at the same coverage than any temperature of MLE gives",
@@ -286,7 +290,7 @@ def caccia_reading(name: str, point: dict[str, float], mle_curve: Sequence[dict[
                 f"in NLL_oracle, {noise_x:.3f} in NLL_test)")
     memo = (f"; {copy:.1%} of its samples copy a training sequence verbatim: **memorisation**, not learning"
             if copy >= memorisation else "")
-    collapsed = f"; **collapse** flagged ({collapse})" if collapse not in ("", NOT_FLAGGED) else ""
+    collapsed = f"; **collapse** flagged ({collapse})" if is_flagged(collapse) else ""
     return f"- {name}: {text}{gap_text}{memo}{collapsed}."
 
 
@@ -306,7 +310,7 @@ def text_reading(name: str, point: Mapping[str, float], mle_curve: Sequence[dict
         "outside the sweep": "outside the diversity range MLE's sweep spans (cannot tell at this size)",
     }[where]
     gap_text = "" if gap is None else f" (gap {gap:+.3f} BLEU-4 = {gap / noise['BLEU-4']:+.1f} std)"
-    if collapse not in ("", NOT_FLAGGED):
+    if is_flagged(collapse):
         verdict = f"; **collapse** flagged ({collapse}): its BLEU-4 is not ranked"
     elif where == "above":
         verdict = "; BLEU-4 ranks it above MLE"

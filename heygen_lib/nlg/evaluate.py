@@ -72,7 +72,8 @@ def perplexity(
         elif "logits_to_keep" in batch:  # the logits of the scored tokens only, in row order
             output = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                            logits_to_keep=batch["logits_to_keep"])
-            nll, count = scored_loss(output, batch["labels"], num_items_in_batch=1), int(batch["logits_to_keep"].sum())
+            nll = scored_loss(output, batch["labels"], num_items_in_batch=1)  # the summed NLL (divided by 1)
+            count = int(batch["logits_to_keep"].sum())
         else:
             logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
             nll, count = response_nll(logits, batch["labels"])

@@ -97,6 +97,17 @@ def loss_on_scored_positions(model, collator) -> dict:
     return {"data_collator": ScoredPositions(collator), "compute_loss_func": scored_loss}
 
 
+def batch_loss(model, batch: dict, compute_loss_func=None) -> torch.Tensor:
+    """The mean loss of `model` on a collated `batch`, as Trainer takes it: through `compute_loss_func` (the one
+    `loss_on_scored_positions` gives) with the labels held back from the model, else the model's own loss. For a
+    training step written by hand, as the benchmarks write theirs."""
+    if compute_loss_func is None:
+        return model(**batch).loss
+    inputs = dict(batch)
+    labels = inputs.pop("labels")
+    return compute_loss_func(model(**inputs), labels)
+
+
 def precision_flags(choice: str) -> dict[str, bool]:
     """``fp16``/``bf16`` arguments for a mixed-precision choice; on a CPU always full precision (fp32). "auto" is bf16
     where the GPU has it natively (`profile.native_bf16`), else fp16 (a Colab T4)."""
